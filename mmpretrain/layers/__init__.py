@@ -1,0 +1,15 @@
+"""Modality-agnostic Keras layers."""
+
+from mmpretrain.layers.transformer_block import TransformerBlock
+from mmpretrain.layers.transformer_decoder_block import TransformerDecoderBlock
+from mmpretrain.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from mmpretrain.layers.patch_embedding import PatchEmbedding
+from mmpretrain.layers.feed_forward import FeedForward
+
+__all__ = [
+    "FeedForward",
+    "PatchEmbedding",
+    "TokenAndPositionEmbedding",
+    "TransformerBlock",
+    "TransformerDecoderBlock",
+]
