@@ -9,7 +9,8 @@ export KERAS_BACKEND := tensorflow
 
 .PHONY: demo test test-fast venv clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt pyproject.toml scripts/install_system_packages.sh
+	bash scripts/install_system_packages.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt

@@ -51,8 +51,9 @@ class TransformerDecoderBlock(keras.layers.Layer):
             self.hidden_dim, self.intermediate_dim, self.dropout, dtype=self.dtype_policy, name="feed_forward"
         )
 
-    def build(self, decoder_shape, memory_shape=None):
+    def build(self, decoder_tokens_shape, memory_shape=None):
         # decoder tokens X: [B, T, D]; memory Enc(Y): [B, S, D]
+        decoder_shape = decoder_tokens_shape
         memory_shape = memory_shape or decoder_shape
         self.query_norm.build(decoder_shape)
         self.cross_attention.build(decoder_shape, memory_shape)
@@ -74,8 +75,8 @@ class TransformerDecoderBlock(keras.layers.Layer):
         h = self.cross_attention_norm(h + decoder_tokens)
         return h + self.feed_forward(self.feed_forward_norm(h), training=training)
 
-    def compute_output_shape(self, decoder_shape, memory_shape=None):
-        return decoder_shape
+    def compute_output_shape(self, decoder_tokens_shape, memory_shape=None):
+        return decoder_tokens_shape
 
     def get_config(self):
         config = super().get_config()

@@ -1,0 +1,29 @@
+"""Shared fixtures: tiny configs so the whole suite stays fast on 2 CPU cores."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+TINY = dict(num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32)
+TINY_MODALITIES = {
+    "text": {"vocabulary_size": 40, "max_length": 24},
+    "image": {"patch_dim": 48, "max_patches": 64},
+    "audio": {"patch_dim": 256, "max_patches": 256},
+}
+
+
+def make_backbone(modalities=("text", "image", "audio"), sharing="full", **overrides):
+    from mmpretrain.backbone import MultimodalBackbone
+
+    config = dict(TINY, **overrides)
+    return MultimodalBackbone(
+        modalities={name: TINY_MODALITIES[name] for name in modalities}, sharing=sharing, **config
+    )
+
+
+@pytest.fixture
+def tiny_backbone_factory():
+    return make_backbone
