@@ -39,6 +39,8 @@ class DataSplits:
         class_names: label i is `class_names[i]`; None for unlabeled data.
         counts: facts about the source (sizes, dropped examples, skipped files...). The number
             of examples per split and per class is added here.
+        metadata: split name -> one dict per example (e.g. the voice and text of a synthesized
+            clip, the file of a user example), or None.
 
     `splits.train`, `.validation`, `.test` (or `splits.dataset(name)`) give a
     `tf.data.Dataset` of `text` (tf.string `[]`), `image` (uint8 `[H, W, C]`) or `audio`
@@ -46,7 +48,7 @@ class DataSplits:
     `splits.labels(name)` and `splits.texts(name)` give the same data on the Python side.
     """
 
-    def __init__(self, inputs, kind, labels=None, class_names=None, counts=None):
+    def __init__(self, inputs, kind, labels=None, class_names=None, counts=None, metadata=None):
         if kind not in KINDS:
             raise ValueError(f"Received kind={kind!r}. Expected one of {KINDS}.")
         if labels is not None and set(labels) != set(inputs):
@@ -65,6 +67,7 @@ class DataSplits:
                         f"Split {name!r} has {len(self._inputs[name])} inputs but "
                         f"{len(self._labels[name])} labels."
                     )
+        self.metadata = dict(metadata) if metadata is not None else None
         self.class_names = list(class_names) if class_names is not None else None
         self.counts = dict(counts or {})
         self.counts.update({name: len(self._inputs[name]) for name in self.split_names})
@@ -144,12 +147,14 @@ class DataSplits:
         return f"DataSplits(kind={self.kind!r}, {sizes}{classes})"
 
 
-def build_splits(examples, keys, kind, seed, fractions, labels=None, class_names=None, counts=None):
-    """Assigns `examples` (and `labels`) to splits by the stable hash of `keys`."""
+def build_splits(
+    examples, keys, kind, seed, fractions, labels=None, class_names=None, counts=None, metadata=None
+):
+    """Assigns `examples` (and `labels`, `metadata`) to splits by the stable hash of `keys`."""
     from mmpretrain.data.splits import split_indices
 
     indices = split_indices(keys, seed, fractions)
-    inputs, split_labels = {}, {}
+    inputs, split_labels, split_metadata = {}, {}, {}
     for name, idx in indices.items():
         if isinstance(examples, np.ndarray):
             inputs[name] = examples[idx]
@@ -157,10 +162,13 @@ def build_splits(examples, keys, kind, seed, fractions, labels=None, class_names
             inputs[name] = [examples[i] for i in idx]
         if labels is not None:
             split_labels[name] = np.asarray(labels, np.int32)[idx]
+        if metadata is not None:
+            split_metadata[name] = [metadata[i] for i in idx]
     return DataSplits(
         inputs,
         kind,
         labels=split_labels if labels is not None else None,
         class_names=class_names,
         counts=counts,
+        metadata=split_metadata if metadata is not None else None,
     )
