@@ -181,6 +181,7 @@ class PythonPackage:
     source: str
     module: str
     distribution: str
+    data: str = ""  # a data file inside the module's folder, checksummed by the manifest
 
     def manual_command(self, root=None):
         return f"python -m pip install {self.distribution}"
@@ -198,7 +199,7 @@ class PythonPackage:
         return [pathlib.Path(importlib.util.find_spec(self.module).origin).parent]
 
     def data_files(self, root=None):
-        return []
+        return [self.locate(root)[0] / self.data] if self.data else []
 
     def version_of(self, root=None):
         try:

@@ -10,7 +10,7 @@ from mmpretrain.data.data_splits import build_splits
 from mmpretrain.data.fetch import PythonPackage
 from mmpretrain.data.splits import DEFAULT_FRACTIONS
 
-PACKAGE = PythonPackage("digits", "sklearn", "scikit-learn")
+PACKAGE = PythonPackage("digits", "sklearn", "scikit-learn", "datasets/data/digits.csv.gz")
 CLASS_NAMES = tuple(str(d) for d in range(10))
 
 

@@ -36,6 +36,7 @@ from mmpretrain.data.cache import cache_dir
 from mmpretrain.data.data_splits import DataSplits
 from mmpretrain.data.fetch import DebianPackage
 from mmpretrain.data.splits import DEFAULT_FRACTIONS
+from mmpretrain.data.splits import SPLIT_NAMES
 from mmpretrain.data.splits import split_by_rank
 from mmpretrain.data.splits import stable_hash
 
@@ -263,7 +264,8 @@ def split_voices(voices, seed=0, fractions=DEFAULT_FRACTIONS):
     """Split name -> voices; whole voices go to one split (ranked by stable hash with `seed`)."""
     voices = [Voice.parse(v) for v in voices]
     by_id = {v.id: v for v in voices}
-    return {name: [by_id[i] for i in ids] for name, ids in split_by_rank(by_id, seed, fractions).items()}
+    ranked = split_by_rank(by_id, seed, fractions)
+    return {name: [by_id[i] for i in ranked[name]] for name in SPLIT_NAMES}
 
 
 def _check_keywords(keywords):
