@@ -1,0 +1,1 @@
+"""Strategy selection, input pipelines, the pretraining loop, checkpoints and resume."""

@@ -1,0 +1,76 @@
+"""Checkpoints that resume exactly and refuse a run of another configuration."""
+
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+# Keys that change the shapes or meaning of the weights: a checkpoint is refused if any differs.
+MODEL_KEYS = (
+    "preset", "sharing", "decoder_dim", "decoder_layers", "vocabulary_size", "sequence_length",
+    "image_size", "image_patch_size", "image_channels", "audio_seconds", "audio_patch_frequency",
+    "audio_patch_time", "n_mels", "max_predictions", "mix",
+)
+
+
+def atomic_write_text(path, text):
+    """Writes `text` to `path` via a temporary file and os.replace: never half-written."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def check_compatible(run_dir, config):
+    """Raises a ValueError when `run_dir` holds a run of a different model configuration."""
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        saved = json.load(f)
+    differences = {k: (saved.get(k), getattr(config, k)) for k in MODEL_KEYS if saved.get(k) != getattr(config, k)}
+    if differences:
+        listed = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in sorted(differences.items()))
+        raise ValueError(
+            f"The run directory {run_dir!r} holds a checkpoint of another configuration ({listed}). "
+            "Use another --run-dir, or --fresh to start over in this one."
+        )
+
+
+class CheckpointKeeper:
+    """tf.train.CheckpointManager with chief-only writes.
+
+    The manager writes the checkpoint's files first and then replaces its index file atomically,
+    so a write interrupted at any moment leaves the previous checkpoint as the latest one.
+    Non-chief workers must take part in saving (collective ops) but write to a temporary
+    directory that is deleted afterwards.
+    """
+
+    def __init__(self, checkpoint, directory, chief, max_to_keep=2, worker_id=0):
+        self.chief = chief
+        self.directory = directory if chief else os.path.join(directory, f".worker-{worker_id}-tmp")
+        self.manager = tf.train.CheckpointManager(checkpoint, self.directory, max_to_keep=max_to_keep)
+        self.checkpoint = checkpoint
+
+    @property
+    def latest(self):
+        return self.manager.latest_checkpoint
+
+    def restore_latest(self):
+        """Restores the latest checkpoint, if any; returns its path or None."""
+        path = self.manager.latest_checkpoint
+        if path:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+        return path
+
+    def save(self, step):
+        path = self.manager.save(checkpoint_number=step)
+        if not self.chief:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        return path

@@ -1,0 +1,170 @@
+"""PretrainConfig: every knob of a pretraining run, validated at start."""
+
+import dataclasses
+import importlib
+import importlib.util
+import json
+import os
+
+from mmpretrain.presets import BACKBONE_PRESETS
+
+MODALITIES = ("text", "image", "audio")
+
+
+@dataclasses.dataclass
+class PretrainConfig:
+    # === Model ===
+    preset: str = "tiny"
+    sharing: str = "full"
+    dropout: float = 0.0
+    decoder_dim: int = 64
+    decoder_layers: int = 1
+    # === Modalities and their front-ends ===
+    mix: dict = dataclasses.field(default_factory=lambda: {"text": 2, "image": 1, "audio": 1})
+    vocabulary_size: int = 4000
+    sequence_length: int = 64
+    image_size: int = 28
+    image_patch_size: int = 4
+    image_channels: int = 1
+    audio_seconds: float = 2.0
+    audio_patch_frequency: int = 16
+    audio_patch_time: int = 8
+    n_mels: int = 64
+    # === Objectives ===
+    text_mask_rate: float = 0.15
+    max_predictions: int = 12
+    patch_mask_ratio: float = 0.75
+    # === Data (in-memory example counts per modality; 0 = all available) ===
+    text_examples: int = 20000
+    image_examples: int = 20000
+    audio_examples: int = 600
+    validation_examples: int = 256
+    # === Optimisation ===
+    global_batch_size: int = 32
+    steps: int = 600
+    learning_rate: float = 1e-3
+    warmup_steps: int = 60
+    weight_decay: float = 0.05
+    clip_norm: float = 1.0
+    mixed_precision: bool = False
+    seed: int = 0
+    # === Bookkeeping ===
+    eval_every: int = 100
+    checkpoint_every: int = 50
+    keep_checkpoints: int = 2
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        def bad(what, accepted):
+            raise ValueError(f"Invalid pretraining config: {what}; {accepted}.")
+
+        if self.preset not in BACKBONE_PRESETS:
+            bad(f"preset={self.preset!r}", f"accepted presets: {sorted(BACKBONE_PRESETS)}")
+        if self.sharing not in ("full", "multiway"):
+            bad(f"sharing={self.sharing!r}", "accepted: 'full' or 'multiway'")
+        unknown = sorted(set(self.mix) - set(MODALITIES))
+        if unknown:
+            bad(f"mix has unknown modalities {unknown}", f"accepted: {list(MODALITIES)}")
+        if any((not isinstance(v, int)) or v < 0 for v in self.mix.values()):
+            bad(f"mix={self.mix}", "ratios are non-negative integers, e.g. {'text': 2, 'image': 1, 'audio': 1}")
+        if not any(self.mix.values()):
+            bad(f"mix={self.mix} gives every modality a ratio of zero", "at least one ratio must be positive")
+        for name in ("text_mask_rate", "patch_mask_ratio"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                bad(f"{name}={value}", "it must lie strictly between 0 and 1")
+        for name in ("global_batch_size", "steps", "sequence_length", "vocabulary_size", "max_predictions",
+                     "eval_every", "checkpoint_every", "keep_checkpoints", "decoder_dim"):
+            if int(getattr(self, name)) <= 0:
+                bad(f"{name}={getattr(self, name)}", "it must be a positive integer")
+        if self.image_size % self.image_patch_size:
+            bad(f"image_patch_size={self.image_patch_size} does not divide image_size={self.image_size}",
+                "pick a patch size that divides the image size")
+        if self.n_mels % self.audio_patch_frequency:
+            bad(f"audio_patch_frequency={self.audio_patch_frequency} does not divide n_mels={self.n_mels}",
+                "pick a patch size that divides n_mels")
+        if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
+            bad(f"warmup_steps={self.warmup_steps} with steps={self.steps}", "0 <= warmup_steps < steps")
+        if self.audio_seconds <= 0:
+            bad(f"audio_seconds={self.audio_seconds}", "it must be positive")
+
+    @property
+    def modalities(self):
+        """Modalities with a positive ratio, in a fixed order."""
+        return tuple(m for m in MODALITIES if self.mix.get(m, 0) > 0)
+
+    def schedule(self):
+        """One cycle of modality names: ratio 2:1:1 -> ('text', 'image', 'text', 'audio').
+
+        Interleaved so that modalities alternate; step s trains on schedule[s % len].
+        """
+        remaining = {m: self.mix[m] for m in self.modalities}
+        total = sum(remaining.values())
+        cycle, credit = [], {m: 0.0 for m in remaining}
+        for _ in range(total):
+            for m in remaining:
+                credit[m] += remaining[m] / total
+            pick = max((m for m in remaining if remaining[m] > 0), key=lambda m: (credit[m], -MODALITIES.index(m)))
+            credit[pick] -= 1.0
+            cycle.append(pick)
+        return tuple(cycle)
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(
+                f"Invalid pretraining config: unknown keys {unknown}; accepted keys: {sorted(known)}."
+            )
+        return cls(**values)
+
+    def replace(self, **changes):
+        values = dataclasses.asdict(self)
+        values.update(changes)
+        return PretrainConfig.from_dict(values)
+
+
+def parse_override(text):
+    """'key=value' -> (key, python value); values are read as JSON when they parse."""
+    if "=" not in text:
+        raise ValueError(f"Overrides look like key=value (e.g. steps=100); received {text!r}.")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def load_config(name_or_path, overrides=()):
+    """A config by name (a module in mmpretrain/configs) or a .py file defining CONFIG."""
+    if name_or_path.endswith(".py"):
+        if not os.path.exists(name_or_path):
+            raise ValueError(f"Config file {name_or_path!r} does not exist.")
+        spec = importlib.util.spec_from_file_location("user_config", name_or_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(f"mmpretrain.configs.{name_or_path}")
+        except ModuleNotFoundError:
+            raise ValueError(
+                f"Unknown config {name_or_path!r}; available: {available_configs()} or a path to a .py file."
+            ) from None
+    config = getattr(module, "CONFIG", None)
+    if not isinstance(config, PretrainConfig):
+        raise ValueError(f"Config {name_or_path!r} must define CONFIG = PretrainConfig(...).")
+    if overrides:
+        config = config.replace(**dict(parse_override(o) for o in overrides))
+    return config
+
+
+def available_configs():
+    folder = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs")
+    return sorted(f[:-3] for f in os.listdir(folder) if f.endswith(".py") and not f.startswith("_"))
