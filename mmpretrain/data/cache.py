@@ -20,6 +20,8 @@ import tempfile
 CACHE_ENV_VAR = "MMPRETRAIN_CACHE"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 class SourceMissingError(ValueError):
@@ -74,6 +76,7 @@ def atomic_write_bytes(path, data):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
