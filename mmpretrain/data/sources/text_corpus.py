@@ -9,8 +9,8 @@ whitespace) are dropped within a source, and across sources by `load_text_corpus
 of `TEXT_SOURCES`. The documents of a source are cached in `<cache>/processed/` keyed by the
 source's files (path, size, mtime) and `PROCESSOR_VERSION`.
 
-Measured on Debian 12 with every source present: see `TEXT_SOURCES` docs in the README of this
-package (`mmpretrain data list` prints the counts on your machine).
+Measured on Debian 12 with every source present: 146,943 documents, 24.4 MB of text (per source
+in mmpretrain/data/README.md; `mmpretrain data list` prints the counts on your machine).
 """
 
 import gzip
@@ -383,11 +383,15 @@ def _fingerprint(files):
     return digest.hexdigest()[:16]
 
 
+def _cached_path(name, root=None):
+    files = [pathlib.Path(f) for f in PACKAGES[name].data_files(root)]
+    return cache_dir(root) / "processed" / f"text-{name}-{_fingerprint(files)}.txt"
+
+
 def source_documents(name, root=None, use_cache=True):
     """The deduplicated documents of one text source (raises `SourceMissingError` if absent)."""
     _check_names([name])
-    files = [pathlib.Path(f) for f in PACKAGES[name].data_files(root)]
-    cached = cache_dir(root) / "processed" / f"text-{name}-{_fingerprint(files)}.txt"
+    cached = _cached_path(name, root)
     if use_cache and cached.exists():
         return cached.read_text(encoding="utf-8").split("\n")
     documents = deduplicate(_READERS[name](files))
@@ -420,9 +424,15 @@ def corpus_documents(sources=None, root=None, use_cache=True):
     else:
         sources = [sources] if isinstance(sources, str) else list(sources)
         _check_names(sources)
+    from tqdm.auto import tqdm
+
     seen = set()
     ordered = [s for s in TEXT_SOURCES if s in sources]
-    return {name: deduplicate(source_documents(name, root, use_cache), seen) for name in ordered}
+    uncached = [s for s in ordered if not _cached_path(s, root).exists()] if use_cache else ordered
+    result = {}
+    for name in tqdm(ordered, desc="reading text sources", unit="source", disable=len(uncached) < 2):
+        result[name] = deduplicate(source_documents(name, root, use_cache), seen)
+    return result
 
 
 def corpus_texts(sources=None, root=None):
