@@ -394,6 +394,7 @@ def source_documents(name, root=None, use_cache=True):
     cached = _cached_path(name, root)
     if use_cache and cached.exists():
         return cached.read_text(encoding="utf-8").split("\n")
+    files = [pathlib.Path(f) for f in PACKAGES[name].data_files(root)]
     documents = deduplicate(_READERS[name](files))
     if use_cache:
         atomic_write_bytes(cached, "\n".join(documents).encode("utf-8"))
