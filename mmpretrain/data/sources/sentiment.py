@@ -56,7 +56,9 @@ def read_vader_ratings(archive, domains=("movie", "amazon")):
         names = {m.name.rsplit("/", 1)[-1]: m for m in inner.getmembers() if m.isfile()}
         for domain in domains:
             if domain not in VADER_DOMAINS:
-                raise ValueError(f"Received domain {domain!r}. Expected one of {list(VADER_DOMAINS)}.")
+                raise ValueError(
+                    f"Received domain {domain!r}. Expected one of {list(VADER_DOMAINS)}."
+                )
             text = inner.extractfile(names[VADER_DOMAINS[domain]]).read().decode("utf-8", "replace")
             rows = []
             for line in text.splitlines():

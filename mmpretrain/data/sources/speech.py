@@ -69,7 +69,7 @@ PACKAGES = {
 
 @dataclasses.dataclass(frozen=True, order=True)
 class Voice:
-    """An engine voice: `engine` "espeak-ng" or "flite", `name` (accent or flite voice), `variant`."""
+    """An engine voice: `engine` ("espeak-ng" or "flite"), `name` (accent or voice), `variant`."""
 
     engine: str
     name: str

