@@ -1,0 +1,126 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "workers"))
+from pretrain_worker import tiny_config, tiny_data  # noqa: E402
+
+from mmpretrain.training.config import PretrainConfig, load_config  # noqa: E402
+from mmpretrain.training.pretraining_run import PretrainingRun  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data():
+    return tiny_data()
+
+
+def make_run(path, data, **changes):
+    run = PretrainingRun(tiny_config(6).replace(**changes), str(path), progress=False)
+    run.prepare(*data)
+    return run
+
+
+def test_multiway_run_trains_and_saves_a_loadable_backbone(tmp_path, data):
+    run = make_run(tmp_path, data, sharing="multiway")
+    history = run.train()
+    assert run.step == 6 and [h["step"] for h in history] == [0, 6]
+    assert all(np.isfinite(v) for h in history for v in h.values())
+    backbone = keras.saving.load_model(tmp_path / "backbone.keras")
+    assert backbone.sharing == "multiway"
+    batch = run.preprocessors["text"](["a few words"])
+    np.testing.assert_allclose(
+        backbone(batch, modality="text")["pooled_output"].numpy(),
+        run.backbone(batch, modality="text")["pooled_output"].numpy(),
+        atol=1e-6,
+    )
+    train_log = [json.loads(l) for l in open(tmp_path / "train.jsonl")]
+    assert [r["modality"] for r in train_log] == ["text", "image", "audio", "text", "text", "image"]
+
+
+def test_encoder_sees_only_visible_patches(tmp_path, data):
+    run = make_run(tmp_path, data)
+    run.build()
+    for modality in ("image", "audio"):
+        source = run.sources[modality]
+        batch = next(iter(source.dataset(0, 4, 4)))
+        total = run.tables[modality]["patches"].shape[1]
+        visible = round(total * (1 - run.config.patch_mask_ratio))
+        out = run.backbone({k: batch[k] for k in ("patches", "positions", "padding_mask")}, modality=modality)
+        assert batch["patches"].shape[1] == visible < total
+        assert out["sequence_output"].shape[1] == visible
+        assert batch["targets"].shape[1] == total - visible
+
+
+def test_mix_ratio_schedule():
+    config = PretrainConfig(mix={"text": 2, "image": 1, "audio": 1})
+    assert config.schedule() == ("text", "image", "audio", "text")
+    assert PretrainConfig(mix={"text": 3, "image": 1}).schedule() == ("text", "text", "image", "text")
+    assert PretrainConfig(mix={"text": 1, "image": 0}).modalities == ("text",)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"patch_mask_ratio": 0.0}, "patch_mask_ratio=0.0; it must lie strictly between 0 and 1"),
+        ({"patch_mask_ratio": 1.0}, "patch_mask_ratio=1.0"),
+        ({"text_mask_rate": 1}, "text_mask_rate=1"),
+        ({"mix": {"text": 0, "image": 0, "audio": 0}}, "ratio of zero"),
+        ({"mix": {"video": 1}}, "unknown modalities \\['video'\\]"),
+        ({"preset": "huge"}, "accepted presets"),
+        ({"image_patch_size": 3}, "does not divide image_size"),
+        ({"colour": "blue"}, "unknown keys \\['colour'\\]"),
+    ],
+)
+def test_bad_configs_fail_at_start(changes, message):
+    with pytest.raises(ValueError, match=message):
+        PretrainConfig().replace(**changes)
+
+
+def test_config_files_and_overrides():
+    config = load_config("tiny", ["steps=700", "mix={\"text\": 1}"])
+    assert config.steps == 700 and config.modalities == ("text",)
+    with pytest.raises(ValueError, match="Unknown config 'nope'.*tiny"):
+        load_config("nope")
+    with pytest.raises(ValueError, match="key=value"):
+        load_config("tiny", ["steps"])
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path, data):
+    run = make_run(tmp_path, data)
+    run.train(stop_after=2)
+    with pytest.raises(ValueError, match="another configuration.*sequence_length.*--fresh"):
+        PretrainingRun(tiny_config(6).replace(sequence_length=16), str(tmp_path), progress=False)
+    # --fresh starts over.
+    fresh = PretrainingRun(tiny_config(6).replace(sequence_length=16), str(tmp_path), fresh=True, progress=False)
+    assert not os.path.exists(tmp_path / "checkpoints")
+    del fresh
+
+
+def test_interrupted_checkpoint_write_leaves_the_previous_one(tmp_path, data):
+    run = make_run(tmp_path, data)
+    run.train(stop_after=4)
+    checkpoints = tmp_path / "checkpoints"
+    # A save killed half-way: data files of step 6 exist, the index file was never replaced.
+    (checkpoints / "ckpt-6.index").write_bytes(b"\x00garbage")
+    (checkpoints / "ckpt-6.data-00000-of-00001").write_bytes(b"\x00" * 10)
+    resumed = make_run(tmp_path, data)
+    resumed.build()
+    assert resumed.keeper.restore_latest().endswith("ckpt-4")
+    assert resumed.step == 4
+    resumed.train()
+    assert resumed.step == 6
+
+
+def test_global_batch_not_divisible_by_replicas_fails_at_start(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mmpretrain.cli", "pretrain", "--strategy", "mirrored", "--devices", "2",
+         "--set", "global_batch_size=7", "--run-dir", str(tmp_path / "run"), "--no-progress"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "global_batch_size=7 is not divisible by the 2 replicas" in result.stderr
