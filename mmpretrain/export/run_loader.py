@@ -1,0 +1,169 @@
+"""load_run: a finished pretraining run directory -> backbone + preprocessors, or a clear error.
+
+A run directory (see `mmpretrain/training/pretraining_run.py`) holds `config.json`,
+`preprocessors.json` (the text entry without its vocabulary), `vocab.txt` (text runs),
+`checkpoints/` and, once training has finished, `backbone.keras` (written atomically).
+"""
+
+import dataclasses
+import json
+import os
+
+FINAL_BACKBONE = "backbone.keras"
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """What an export needs from a run.
+
+    Attributes:
+        run_dir: the directory.
+        backbone: the `MultimodalBackbone` from `backbone.keras`.
+        preprocessors: dict modality -> preprocessor (`TextPreprocessor`, ...), in the
+            backbone's modality order.
+        config: the pretraining config as a dict (`config.json`).
+        preprocessor_configs: dict modality -> config, the text one WITH its vocabulary
+            removed (as in `preprocessors.json`).
+        vocabulary_path: `vocab.txt`, or None for a run without text.
+    """
+
+    run_dir: str
+    backbone: object
+    preprocessors: dict
+    config: dict
+    preprocessor_configs: dict
+    vocabulary_path: object = None
+
+    @property
+    def modalities(self):
+        return tuple(self.preprocessors)
+
+
+def _read_json(path, what, fix):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"{what} {path!r} is missing. {fix}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{what} {path!r} is not readable JSON ({err}). {fix}") from None
+
+
+def _latest_checkpoint_step(run_dir):
+    """The newest checkpoint's step, or None (for the 'run not finished' message)."""
+    folder = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(folder):
+        return None
+    try:
+        import tensorflow as tf
+
+        latest = tf.train.latest_checkpoint(folder)
+    except Exception:  # a damaged index only costs the hint
+        return None
+    if not latest:
+        return None
+    tail = latest.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _check_run_dir(run_dir):
+    fix = (
+        "Pass the directory `mmpretrain pretrain --run-dir RUN_DIR` wrote (it holds config.json, "
+        "preprocessors.json, vocab.txt and backbone.keras)."
+    )
+    if not run_dir or not os.path.isdir(run_dir):
+        raise ValueError(f"Run directory {run_dir!r} does not exist or is not a directory. {fix}")
+    if not os.path.exists(os.path.join(run_dir, "config.json")):
+        raise ValueError(f"{run_dir!r} is not a pretraining run directory: it has no config.json. {fix}")
+    config = _read_json(os.path.join(run_dir, "config.json"), "The run config", fix)
+    if not os.path.exists(os.path.join(run_dir, FINAL_BACKBONE)):
+        step = _latest_checkpoint_step(run_dir)
+        progress = (
+            f"its latest checkpoint is at step {step} of {config.get('steps', '?')}"
+            if step is not None
+            else "it has no checkpoint yet"
+        )
+        raise ValueError(
+            f"Run not finished: {run_dir!r} has no {FINAL_BACKBONE} ({progress}); the backbone is "
+            f"written when training completes. Finish it with `mmpretrain pretrain --config "
+            f"CONFIG --run-dir {run_dir}` (it resumes from the last checkpoint), then export again."
+        )
+    return config
+
+
+def _make_preprocessors(run_dir, configs, modalities):
+    from mmpretrain.modalities.registry import preprocessor_class
+    from mmpretrain.modalities.text import load_vocabulary
+
+    preprocessors, vocabulary_path = {}, None
+    for modality in modalities:
+        if modality not in configs:
+            raise ValueError(
+                f"{run_dir!r}: the backbone has a {modality!r} front-end but preprocessors.json "
+                f"has no {modality!r} entry (it has {sorted(configs)}); the run directory is "
+                "inconsistent. Re-run the pretraining into a fresh directory."
+            )
+        config = dict(configs[modality])
+        if modality == "text":
+            vocabulary_path = os.path.join(run_dir, "vocab.txt")
+            config["vocabulary"] = load_vocabulary(vocabulary_path)  # ValueError if missing/bad
+        try:
+            preprocessors[modality] = preprocessor_class(modality).from_config(config)
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"{run_dir!r}: preprocessors.json's {modality!r} entry is not accepted ({err})."
+            ) from None
+    return preprocessors, vocabulary_path
+
+
+def _check_matches(run_dir, backbone, preprocessors):
+    """Each preprocessor must produce what the backbone's embedder was built for."""
+    for modality, preprocessor in preprocessors.items():
+        expected = backbone.modalities[modality]
+        produced = preprocessor.embedding_config()
+        if any(expected.get(k) != v for k, v in produced.items()):
+            raise ValueError(
+                f"{run_dir!r}: the {modality} preprocessor produces {produced} but the backbone's "
+                f"{modality} embedder was built for {expected}; preprocessors.json (or vocab.txt) "
+                "does not belong to this backbone.keras."
+            )
+
+
+def load_run(run_dir):
+    """Loads a finished pretraining run. Returns a `LoadedRun`.
+
+    Raises:
+        ValueError: the directory is missing, is not a run, is not finished (no
+            backbone.keras), or one of its files is missing, damaged or inconsistent.
+    """
+    run_dir = os.fspath(run_dir)
+    config = _check_run_dir(run_dir)
+    fix = "Re-run the pretraining into a fresh --run-dir."
+    configs = _read_json(os.path.join(run_dir, "preprocessors.json"), "The preprocessor configs", fix)
+    if not isinstance(configs, dict):
+        raise ValueError(f"{run_dir!r}: preprocessors.json must hold a dict modality -> config. {fix}")
+
+    import keras
+
+    import mmpretrain.backbone  # noqa: F401  (registers MultimodalBackbone for load_model)
+
+    path = os.path.join(run_dir, FINAL_BACKBONE)
+    try:
+        backbone = keras.saving.load_model(path, compile=False)
+    except Exception as err:  # zip, h5 and deserialization errors have many types
+        raise ValueError(
+            f"Could not load {path!r} ({type(err).__name__}: {str(err)[:300]}); the file is "
+            f"damaged or not a MultimodalBackbone. {fix}"
+        ) from None
+    if not hasattr(backbone, "modality_model") or not hasattr(backbone, "modalities"):
+        raise ValueError(f"{path!r} holds a {type(backbone).__name__}, not a MultimodalBackbone. {fix}")
+    preprocessors, vocabulary_path = _make_preprocessors(run_dir, configs, list(backbone.modalities))
+    _check_matches(run_dir, backbone, preprocessors)
+    return LoadedRun(
+        run_dir=run_dir,
+        backbone=backbone,
+        preprocessors=preprocessors,
+        config=config,
+        preprocessor_configs={m: configs[m] for m in preprocessors},
+        vocabulary_path=vocabulary_path,
+    )
