@@ -11,8 +11,10 @@ def build_parser():
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from mmpretrain.data.cli import add_data_parser
+    from mmpretrain.demo import add_demo_parser
     from mmpretrain.training.cli import add_pretrain_parser
 
+    add_demo_parser(sub)
     add_pretrain_parser(sub)
     add_data_parser(sub)
     return parser
