@@ -1,9 +1,10 @@
 """tiny: the shared 2-layer, d=64 encoder on text + images + audio (2:1:1).
 
 Run:      mmpretrain pretrain --config tiny
-Time:     about 4 minutes on 2 CPU cores (data preparation included, once cached).
-Expected: every modality's held-out masked loss falls well below its step-0 value, and text
-          MLM accuracy beats the unigram baseline (see eval.jsonl and baselines.json in the run).
+Time:     about 3 minutes on 2 CPU cores (data loading included, once cached).
+Expected: held-out masked losses fall from step 0 to step 2000: text 7.63 -> 5.82,
+          image 3.00 -> 0.57, audio 1.60 -> 0.81; text MLM accuracy 0.099 vs the unigram
+          baseline 0.044 (see eval.jsonl and baselines.json in the run directory).
 """
 
 from mmpretrain.training.config import PretrainConfig
@@ -11,15 +12,16 @@ from mmpretrain.training.config import PretrainConfig
 CONFIG = PretrainConfig(
     preset="tiny",
     mix={"text": 2, "image": 1, "audio": 1},
-    vocabulary_size=4000,
+    vocabulary_size=2000,
     sequence_length=64,
     global_batch_size=32,
-    steps=1200,
+    steps=2000,
     warmup_steps=100,
-    learning_rate=1e-3,
-    eval_every=200,
+    learning_rate=2e-3,
+    eval_every=400,
     checkpoint_every=100,
     text_examples=40000,
     image_examples=20000,
     audio_examples=600,
+    validation_examples=512,
 )
