@@ -143,10 +143,14 @@ def load_audio_data(data, config, keywords=None, voices=None, seed=0, progress=T
     )
 
 
-def audio_batch(clips, max_samples):
-    """float32 clips [T_i] -> {"waveforms": [N, T], "lengths": [N]}, cut to `max_samples`."""
+def audio_batch(clips, max_samples, fixed_width=False):
+    """float32 clips [T_i] -> {"waveforms": [N, T], "lengths": [N]}, cut to `max_samples`.
+
+    T is the longest clip, or `max_samples` with `fixed_width` (one shape for every batch, so
+    Keras traces its functions once).
+    """
     clips = [np.asarray(c, np.float32).reshape(-1)[:max_samples] for c in clips]
-    width = max([len(c) for c in clips] + [1])
+    width = max_samples if fixed_width else max([len(c) for c in clips] + [1])
     waveforms = np.zeros([len(clips), width], np.float32)
     for i, clip in enumerate(clips):
         waveforms[i, : len(clip)] = clip
@@ -169,7 +173,7 @@ def model_inputs(modality, items, config):
         return tf.constant([t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in items], tf.string)
     if modality == "image":
         return np.asarray(items, np.uint8)
-    return audio_batch(items, max_audio_samples(config))
+    return audio_batch(items, max_audio_samples(config), fixed_width=True)
 
 
 def take(items, indices):

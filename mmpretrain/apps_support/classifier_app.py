@@ -264,3 +264,30 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
     os.replace(tmp, metrics["metrics_json"])
     log(f"{app} [{tag}]: metrics {metrics['metrics_json']}, plot {png}")
     return metrics
+
+
+def load_app_data(app, data, config, seed=0, **data_options):
+    """The `DataSplits` an app trains on: its embedded source by name, or the user's files."""
+    from mmpretrain.apps_support import app_data
+
+    modality = app_defaults(app).modality
+    if modality == "text":
+        return app_data.load_text_data(data, seed=seed, **data_options)
+    if modality == "image":
+        return app_data.load_image_data(data, config, seed=seed, **data_options)
+    return app_data.load_audio_data(data, config, seed=seed, **data_options)
+
+
+def run_app(app, data=None, encoder=None, data_options=None, seed=0, **options):
+    """Checks the encoder, loads the app's data and trains: what `apps/APP/train.py` runs.
+
+    Returns the metrics dict of `train_classifier` (which takes `options`).
+    """
+    from mmpretrain.apps_support.models import require_modality, resolve_encoder
+
+    defaults = app_defaults(app)
+    encoder_dir, config = resolve_encoder(encoder)
+    require_modality(config, defaults.modality, app, encoder_dir)  # before loading any data
+    data = data or defaults.data
+    splits = load_app_data(app, data, config, seed=seed, **(data_options or {}))
+    return train_classifier(app, splits, encoder_dir, data_name=str(data), seed=seed, **options)

@@ -47,10 +47,14 @@ def _pairs(encoder_layer, backbone):
         else:
             pairs.append((variable, partner))
     if missing or not pairs:
+        current = sorted(set(weights) - {variable_name(v) for v in encoder_layer.weights})
         raise ValueError(
-            f"{len(missing)} of {len(encoder_layer.weights)} encoder variables have no partner of the "
-            f"same shape in the backbone built from the encoder's config (e.g. {missing[:3]}); the "
-            "SavedModel and its assets/config.json do not match. Re-export the encoder."
+            f"{len(missing)} of {len(encoder_layer.weights)} encoder variables (e.g. {missing[:3]}) "
+            "have no partner of the same name and shape in a backbone built by this version of "
+            f"mmpretrain from the encoder's config (it has e.g. {current[:3]}): the encoder was "
+            "exported by a different version of the code. --from-scratch and image TFLite export "
+            "need them to match: pretrain and export the encoder again with this version "
+            "(`mmpretrain pretrain ...` then `mmpretrain export RUN_DIR --name NAME`)."
         )
     return pairs
 

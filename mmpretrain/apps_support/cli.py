@@ -1,0 +1,104 @@
+"""The flags every trainable app script shares, and the error handling of their `main`."""
+
+import argparse
+import json
+import shlex
+import sys
+
+
+def _cap(text):
+    if str(text).lower() in ("all", "none", "0"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', received {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', received {text!r}")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], e.g. 0.1; received {text!r}")
+    return value
+
+
+def add_encoder_argument(parser):
+    parser.add_argument(
+        "--encoder", default=None, metavar="DIR",
+        help="encoder SavedModel: saved_models/NAME (its newest version) or saved_models/NAME/VERSION "
+             "(default: saved_models/mmpretrain_tiny, which `make demo` exports)")
+
+
+def add_common_arguments(parser, app):
+    """--encoder --freeze --from-scratch --label-fraction --epochs ... with the app's defaults."""
+    from mmpretrain.apps_support.classifier_app import app_defaults
+
+    defaults = app_defaults(app)
+    add_encoder_argument(parser)
+    parser.add_argument("--freeze", action="store_true",
+                        help="keep the encoder fixed and train the head only (linear probe)")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="train the same architecture from freshly initialised encoder weights")
+    parser.add_argument("--label-fraction", type=_fraction, default=1.0, metavar="F",
+                        help="share of the training labels to use, class-stratified (default 1.0; e.g. 0.1)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs,
+                        help=f"training epochs, fixed, no early stopping (default {defaults.epochs})")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help=f"Adam learning rate (default {defaults.learning_rate:g}, "
+                             f"{defaults.frozen_learning_rate:g} with --freeze)")
+    parser.add_argument("--max-train-examples", type=_cap, default=defaults.max_train_examples, metavar="N",
+                        help="cap on the training pool before --label-fraction, stratified "
+                             f"(default {defaults.max_train_examples or 'all'}; 'all' for no cap)")
+    parser.add_argument("--max-test-examples", type=_cap, default=defaults.max_test_examples, metavar="N",
+                        help="cap on the validation and test splits, stratified "
+                             f"(default {defaults.max_test_examples or 'all'})")
+    parser.add_argument("--output", default=None,
+                        help="base directory of the exports (default saved_models); the model goes "
+                             f"to OUTPUT/{app}/VERSION")
+    parser.add_argument("--report-dir", default=None,
+                        help=f"where metrics.json and report.png go (default runs/apps/{app}/TAG)")
+    parser.add_argument("--no-export", action="store_true", help="train and evaluate only")
+    parser.add_argument("--no-tflite", action="store_true", help="export the SavedModel without TFLite files")
+    parser.add_argument("--seed", type=int, default=0, help="seed for sampling, initialisation and shuffling")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="0 quiet, 1 progress lines (default), 2 Keras' per-epoch lines too")
+
+
+def train_options(args):
+    """The `train_classifier` keyword arguments of parsed common flags."""
+    return dict(
+        freeze=args.freeze, from_scratch=args.from_scratch, label_fraction=args.label_fraction,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples,
+        output=args.output, report_dir=args.report_dir, export=not args.no_export,
+        tflite=not args.no_tflite, seed=args.seed, verbose=args.verbose,
+    )
+
+
+def command_line(script, argv):
+    return " ".join(shlex.quote(a) for a in ["python", script, *argv])
+
+
+def run_main(function, argv, summary_keys=("test_accuracy",)):
+    """Calls `function()`; prints a JSON summary, or `error: ...` and exit code 2 on bad input."""
+    try:
+        result = function()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    summary = {k: result[k] for k in summary_keys if k in result}
+    if "export" in result:
+        summary["saved_model"] = result["export"]["saved_model"]
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def parse(parser, argv):
+    return parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -1,0 +1,114 @@
+"""Tiny real models for the app and pipeline tests: a few-step pretraining run and its export.
+
+    run_dir, encoder_dir = tiny_encoder(tmp_root)   # ~10 s on 2 cores, cached per process
+
+The encoder is the shared trunk at 2 layers, hidden 16, on text (WordPiece, 200 tokens, 24
+positions), 8x8 grayscale images (2x2 patches) and 1-second audio, pretrained for a few steps
+on real sentences, scikit-learn's digits and tones. It is exported by `export_run` (no TFLite)
+as ROOT/saved_models/mmpretrain_tiny/1, like the demo's encoder.
+"""
+
+import contextlib
+import os
+
+import numpy as np
+
+TEST_PRESET = "apps-test"
+TEST_BACKBONE = dict(num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32)
+_CACHE = {}
+
+
+@contextlib.contextmanager
+def _test_preset():
+    from mmpretrain.presets import BACKBONE_PRESETS
+
+    added = TEST_PRESET not in BACKBONE_PRESETS
+    BACKBONE_PRESETS.setdefault(TEST_PRESET, dict(TEST_BACKBONE))
+    try:
+        yield TEST_PRESET
+    finally:
+        if added:
+            BACKBONE_PRESETS.pop(TEST_PRESET, None)
+
+
+def tiny_pretraining_data():
+    """(train, validation) dicts of real sentences, digit images and tones."""
+    from sklearn.datasets import load_digits
+
+    path = "/usr/share/games/fortunes/computers"
+    texts = []
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            texts = [line.strip() for line in f if len(line.strip()) > 20][:300]
+    if len(texts) < 100:
+        texts = [f"the quick brown fox number {i} jumps over the lazy dog" for i in range(300)]
+    images = (load_digits().images[:300] * 255 / 16).astype(np.uint8)[..., None]
+    rng = np.random.default_rng(0)
+    audio = [(0.3 * np.sin(np.arange(int(16000 * rng.uniform(0.4, 1.0))) * rng.uniform(0.02, 0.2)))
+             .astype(np.float32) for _ in range(40)]
+    train = {"text": texts[:-40], "image": images[:-40], "audio": audio[:-8]}
+    validation = {"text": texts[-40:], "image": images[-40:], "audio": audio[-8:]}
+    return train, validation
+
+
+def tiny_run(root, steps=4):
+    """A finished pretraining run directory under `root` (built once per process)."""
+    from mmpretrain.training.config import PretrainConfig
+    from mmpretrain.training.pretraining_run import PretrainingRun
+
+    run_dir = os.path.join(os.fspath(root), "runs", "tiny")
+    if os.path.exists(os.path.join(run_dir, "backbone.keras")):
+        return run_dir
+    with _test_preset() as preset:
+        config = PretrainConfig(
+            preset=preset, vocabulary_size=200, sequence_length=24, image_size=8, image_patch_size=2,
+            audio_seconds=1.0, steps=steps, warmup_steps=1, eval_every=1000, checkpoint_every=1000,
+            global_batch_size=8, validation_examples=8, max_predictions=4, decoder_dim=16,
+        )
+        run = PretrainingRun(config, run_dir, progress=False)
+        run.prepare(*tiny_pretraining_data())
+        run.train()
+    return run_dir
+
+
+def tiny_encoder(root, steps=4):
+    """(run_dir, encoder version dir) of the tiny run exported as ROOT/saved_models/mmpretrain_tiny."""
+    from mmpretrain.export.run_export import export_run
+
+    run_dir = tiny_run(root, steps)
+    key = os.path.abspath(run_dir)
+    if key not in _CACHE or not os.path.isdir(_CACHE[key]):
+        result = export_run(run_dir, output=os.path.join(os.fspath(root), "saved_models"),
+                            name="mmpretrain_tiny", tflite=False)
+        _CACHE[key] = result.encoder_dir
+    return run_dir, _CACHE[key]
+
+
+def word_table(path, vocabulary, rows_per_class=40, seed=0):
+    """A CSV (text,label) whose classes use disjoint vocabulary words: easy to learn."""
+    import csv
+
+    words = [w for w in vocabulary[5:] if w.isalpha() and len(w) > 2][:40]
+    groups = {"alpha": words[0::2], "beta": words[1::2]}
+    rng = np.random.default_rng(seed)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["text", "label"])
+        for i in range(rows_per_class):
+            for label, group in groups.items():
+                writer.writerow([" ".join(rng.choice(group, size=5)) + f" {i}", label])
+    return path
+
+
+def tone_folder(root, per_class=30, seed=0):
+    """root/low/*.wav and root/high/*.wav: tones at 16 kHz, two easily told-apart classes."""
+    import soundfile
+
+    rng = np.random.default_rng(seed)
+    for name, (low, high) in {"low": (200, 400), "high": (2500, 4000)}.items():
+        os.makedirs(os.path.join(root, name), exist_ok=True)
+        for i in range(per_class):
+            t = np.arange(int(16000 * rng.uniform(0.3, 0.9))) / 16000
+            wave = 0.4 * np.sin(2 * np.pi * rng.uniform(low, high) * t) + 0.01 * rng.standard_normal(t.size)
+            soundfile.write(os.path.join(root, name, f"{i:03d}.wav"), wave.astype(np.float32), 16000)
+    return root
