@@ -12,10 +12,14 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     from mmpretrain.data.cli import add_data_parser
     from mmpretrain.demo import add_demo_parser
+    from mmpretrain.export.cli import add_export_parser
+    from mmpretrain.serving.cli import add_serve_parser
     from mmpretrain.training.cli import add_pretrain_parser
 
     add_demo_parser(sub)
     add_pretrain_parser(sub)
+    add_export_parser(sub)
+    add_serve_parser(sub)
     add_data_parser(sub)
     return parser
 

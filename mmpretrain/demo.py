@@ -5,6 +5,7 @@ Each stage is skipped when its output is already there (`--force` redoes them al
 1. data      fetch the embedded data sets that are missing (`mmpretrain data prepare`)
 2. shapes    build the shared `tiny` backbone and run every modality through it
 3. pretrain  masked pretraining of the shared encoder on text + images + audio
+4. export    the encoder as SavedModels (TF Serving layout) and TFLite: saved_models/mmpretrain_tiny
 """
 
 import os
@@ -14,6 +15,8 @@ import time
 import numpy as np
 
 RUN_DIR = os.path.join("runs", "demo")
+SAVED_MODELS = "saved_models"
+ENCODER_NAME = "mmpretrain_tiny"
 
 
 def banner(title):
@@ -23,7 +26,7 @@ def banner(title):
 def stage_data(force):
     from mmpretrain.data.registry import prepare
 
-    banner("1/3 data: embedded data sets")
+    banner("1/4 data: embedded data sets")
     results = prepare(None)
     missing = {k: v for k, v in results.items() if v not in ("present", "fetched")}
     for name, status in results.items():
@@ -41,7 +44,7 @@ def stage_shapes(force):
     from mmpretrain.modalities.image import ImagePreprocessor
     from mmpretrain.modalities.text import TextPreprocessor, learn_vocabulary
 
-    banner("2/3 shapes: one shared backbone, three modalities")
+    banner("2/4 shapes: one shared backbone, three modalities")
     texts = [
         "Self-supervised learning finds structure in unlabeled data.",
         "The same transformer blocks read text, images and sound.",
@@ -79,7 +82,7 @@ def stage_pretrain(force):
     from mmpretrain.training.pretraining_data import pretraining_data
     from mmpretrain.training.pretraining_run import PretrainingRun
 
-    banner("3/3 pretrain: masked pretraining of the shared tiny encoder")
+    banner("3/4 pretrain: masked pretraining of the shared tiny encoder")
     done = os.path.exists(os.path.join(RUN_DIR, "backbone.keras"))
     config = load_config("tiny")
     run = PretrainingRun(config, RUN_DIR, fresh=force)
@@ -103,7 +106,26 @@ def summarize_existing(run):
     )
 
 
-STAGES = [("data", stage_data), ("shapes", stage_shapes), ("pretrain", stage_pretrain)]
+def latest_version(name):
+    from mmpretrain.export.serving_layout import list_versions
+
+    versions = list_versions(os.path.join(SAVED_MODELS, name))
+    return max(versions) if versions else None
+
+
+def stage_export(force):
+    from mmpretrain.export.run_export import export_run
+
+    banner("4/4 export: SavedModels (TF Serving layout, TF Hub text pair) and TFLite")
+    version = latest_version(ENCODER_NAME)
+    if version is not None and not force:
+        print(f"  {SAVED_MODELS}/{ENCODER_NAME}/{version} exists (use --force to export a new version)")
+        return
+    result = export_run(RUN_DIR, output=SAVED_MODELS, name=ENCODER_NAME, log=lambda m: print(f"  {m}", flush=True))
+    print(f"  encoder: {result.encoder_dir}")
+
+
+STAGES = [("data", stage_data), ("shapes", stage_shapes), ("pretrain", stage_pretrain), ("export", stage_export)]
 
 
 def run_demo(args):
