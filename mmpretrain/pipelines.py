@@ -1,0 +1,378 @@
+"""`pipeline(task)` and `load(path)`: the one-line user API, in Hugging Face's and TF Hub's shapes.
+
+    import mmpretrain
+    classify = mmpretrain.pipeline("sentiment-analysis")
+    classify("This is a great movie!")            # [{'label': 'POSITIVE', 'score': 0.97}]
+    classify(["Great!", "Awful."], top_k=2)       # [[{...}, {...}], [{...}, {...}]]
+    mmpretrain.pipeline("image-classification")("shoe.png")        # top 5 [{'label', 'score'}]
+    mmpretrain.pipeline("audio-classification")("yes.wav")         # top 5 [{'label', 'score'}]
+    mmpretrain.pipeline("fill-mask")("This is a great [MASK].")    # [{'score', 'token', 'token_str', 'sequence'}]
+    mmpretrain.pipeline("feature-extraction")("Hello")             # [[[...D floats] per token]]
+
+    embed = mmpretrain.load("saved_models/mmpretrain_tiny")        # like hub.load(...)
+    embed(["This is a great movie!"])                              # tf.Tensor [1, D]
+
+Tasks and their default models (the newest version in saved_models/, see `models_root()`):
+
+    sentiment-analysis, text-classification  saved_models/sentiment             apps/sentiment/train.py
+    image-classification                     saved_models/image_classification  apps/image_classification/train.py
+    audio-classification                     saved_models/keyword_spotting      apps/keyword_spotting/train.py
+    feature-extraction                       saved_models/mmpretrain_tiny       mmpretrain export
+    fill-mask                                saved_models/fill_mask             apps/fill_mask/export.py
+
+`model=` takes a model directory (NAME/, newest version) or a version directory. Inputs: strings,
+file paths, numpy arrays, bytes, or lists of them (see `mmpretrain.apps_support.raw_inputs`).
+Every bad input is a ValueError that says what was received and what is accepted.
+"""
+
+import difflib
+import os
+
+import numpy as np
+
+TASK_ALIASES = {
+    "sentiment-analysis": "text-classification",
+    "text-classification": "text-classification",
+    "image-classification": "image-classification",
+    "audio-classification": "audio-classification",
+    "feature-extraction": "feature-extraction",
+    "fill-mask": "fill-mask",
+}
+DEFAULT_MODELS = {
+    "text-classification": "sentiment",
+    "image-classification": "image_classification",
+    "audio-classification": "keyword_spotting",
+    "feature-extraction": "mmpretrain_tiny",
+    "fill-mask": "fill_mask",
+}
+MODALITY_OF_TASK = {"text-classification": "text", "image-classification": "image", "audio-classification": "audio"}
+
+
+def _check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}; received {value!r}.")
+    return int(value)
+
+
+def _resolve(task, model):
+    from mmpretrain.apps_support.models import BUILD_COMMANDS, default_model_dir, resolve_model_dir
+
+    name = DEFAULT_MODELS[task]
+    if model is None:
+        return resolve_model_dir(default_model_dir(name), f"default {task} model", BUILD_COMMANDS[name])
+    if not isinstance(model, (str, os.PathLike)):
+        raise ValueError(
+            f"model must be a path to a SavedModel (saved_models/NAME or saved_models/NAME/VERSION); "
+            f"received a {type(model).__name__}.")
+    path = os.fspath(model)
+    if not os.path.exists(path) and os.sep not in path and os.path.isdir(default_model_dir(path)):
+        path = default_model_dir(path)  # a bare model name: saved_models/NAME
+    return resolve_model_dir(path, f"{task} model", BUILD_COMMANDS.get(os.path.basename(path.rstrip(os.sep))))
+
+
+def _load_saved_model(path):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (text graphs hold tf.text ops)
+
+    try:
+        return tf.saved_model.load(path)
+    except Exception as err:  # parse and op-registration errors have many types
+        raise ValueError(f"Could not load the SavedModel {path!r} ({type(err).__name__}: {str(err)[:200]}); "
+                         "it is damaged or incomplete. Export it again.") from None
+
+
+def _batches(items, size):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Pipeline:
+    """Common parts: the task, the model directory, the batch size and `top_k`."""
+
+    def __init__(self, task, model_dir, batch_size, top_k):
+        self.task = task
+        self.model_dir = model_dir
+        self.batch_size = batch_size
+        self.top_k = top_k
+
+    def __repr__(self):
+        return f"{type(self).__name__}(task={self.task!r}, model={self.model_dir!r})"
+
+
+class ClassificationPipeline(Pipeline):
+    """Text, image or audio classification with an app's SavedModel (raw input -> probabilities)."""
+
+    def __init__(self, task, model_dir, batch_size=32, top_k=None):
+        from mmpretrain.apps_support.models import app_config
+
+        super().__init__(task, model_dir, batch_size, top_k)
+        self.config = app_config(model_dir)
+        if self.config.get("task") != task:
+            raise ValueError(
+                f"{model_dir!r} is a {self.config.get('task')!r} model ({self.config.get('app')!r}), not a "
+                f"{task!r} one. Use pipeline({self.config.get('task')!r}, model=...) for it, or pass a "
+                f"{task} model.")
+        self.modality = self.config["modality"]
+        self.class_names = list(self.config["class_names"])
+        self.signature = _load_saved_model(model_dir).signatures[self.config.get("signature", "serving_default")]
+
+    def _examples(self, inputs):
+        from mmpretrain.apps_support import raw_inputs
+
+        if self.modality == "text":
+            return raw_inputs.texts(inputs, self.task)
+        if self.modality == "image":
+            return raw_inputs.images(inputs, self.task, int(self.config["image_channels"]))
+        return raw_inputs.waveforms(inputs, self.task, int(self.config.get("sample_rate", 16000)))
+
+    def _probabilities(self, items):
+        import tensorflow as tf
+
+        from mmpretrain.apps_support.app_data import audio_batch
+
+        if self.modality == "text":
+            return self.signature(text=tf.constant([t.encode("utf-8") for t in items]))["probabilities"].numpy()
+        if self.modality == "audio":
+            batch = audio_batch(items, int(round(float(self.config["max_audio_seconds"]) * 16000)))
+            return self.signature(waveforms=tf.constant(batch["waveforms"]),
+                                  lengths=tf.constant(batch["lengths"]))["probabilities"].numpy()
+        out = np.zeros([len(items), len(self.class_names)], np.float32)
+        for shape in {item.shape for item in items}:  # one call per image size
+            rows = [i for i, item in enumerate(items) if item.shape == shape]
+            out[rows] = self.signature(images=tf.constant(np.stack([items[i] for i in rows])))["probabilities"].numpy()
+        return out
+
+    def __call__(self, inputs, top_k=None):
+        """Classifies one input (-> list of {label, score}) or a list (-> one answer per input)."""
+        top_k = _check_positive_int("top_k", top_k if top_k is not None else self.top_k, allow_none=True)
+        nested = top_k is not None or self.modality != "text"  # HF: text gives top-1 dicts by default
+        k = min(top_k or (1 if self.modality == "text" else 5), len(self.class_names))
+        items, single = self._examples(inputs)
+        answers = []
+        for batch in _batches(items, self.batch_size):
+            for row in self._probabilities(batch):
+                best = np.argsort(-row, kind="stable")[:k]
+                ranked = [{"label": self.class_names[i], "score": float(row[i])} for i in best]
+                answers.append(ranked if nested else ranked[0])
+        if single:
+            return answers[0] if nested else answers
+        return answers
+
+
+class FeatureExtractionPipeline(Pipeline):
+    """Token-level features of text with an encoder SavedModel: [1, tokens, D] per input (HF shape).
+
+    `pooled=True` (constructor or call) gives one sentence vector [D] per input instead.
+    """
+
+    def __init__(self, task, model_dir, batch_size=32, top_k=None, pooled=False):
+        from mmpretrain.apps_support.models import encoder_config
+
+        super().__init__(task, model_dir, batch_size, top_k)
+        self.config = encoder_config(model_dir)
+        if "text" not in self.config.get("modalities", []):
+            raise ValueError(
+                f"feature-extraction embeds text, but the encoder {model_dir!r} has "
+                f"{self.config.get('modalities')}; use mmpretrain.load({model_dir!r}) for images/audio.")
+        self.signature = _load_saved_model(model_dir).signatures["serve_text"]
+        self.pooled = bool(pooled)
+
+    def __call__(self, inputs, pooled=None):
+        import tensorflow as tf
+
+        from mmpretrain.apps_support import raw_inputs
+
+        pooled = self.pooled if pooled is None else bool(pooled)
+        items, single = raw_inputs.texts(inputs, self.task)
+        answers = []
+        for batch in _batches(items, self.batch_size):
+            out = self.signature(text=tf.constant([t.encode("utf-8") for t in batch]))
+            sequences, masks = out["sequence_output"].numpy(), out["padding_mask"].numpy()
+            for i in range(len(batch)):
+                if pooled:
+                    answers.append(out["pooled_output"].numpy()[i].tolist())
+                else:
+                    answers.append([sequences[i][masks[i]].tolist()])
+        return answers[0] if single else answers
+
+
+class FillMaskPipeline(Pipeline):
+    """The MLM head's top-k tokens for the one "[MASK]" of each input (HF's fill-mask shape)."""
+
+    def __init__(self, task, model_dir, batch_size=32, top_k=None):
+        from mmpretrain.apps_support.models import app_config
+
+        super().__init__(task, model_dir, batch_size, top_k)
+        self.config = app_config(model_dir)
+        if self.config.get("task") != "fill-mask":
+            raise ValueError(f"{model_dir!r} is a {self.config.get('task')!r} model, not a fill-mask one; "
+                             "build one with `python apps/fill_mask/export.py`.")
+        self.mask_token = self.config.get("mask_token", "[MASK]")
+        self.signature = _load_saved_model(model_dir).signatures["serving_default"]
+
+    def __call__(self, inputs, top_k=None):
+        import re
+
+        import tensorflow as tf
+
+        from mmpretrain.apps_support import raw_inputs
+
+        top_k = _check_positive_int("top_k", top_k if top_k is not None else (self.top_k or 5))
+        if top_k > int(self.config["top_k"]):
+            raise ValueError(f"top_k={top_k} is more than the {self.config['top_k']} candidates this model "
+                             f"exports; pass top_k <= {self.config['top_k']} (or export with a larger --top-k).")
+        items, single = raw_inputs.texts(inputs, self.task)
+        pattern = re.compile(re.escape(self.mask_token), re.IGNORECASE)
+        for i, text in enumerate(items):
+            found = len(pattern.findall(text))
+            if found != 1:
+                raise ValueError(
+                    f"fill-mask: input {i} has {found} {self.mask_token} tokens ({text[:60]!r}); put exactly "
+                    f"one {self.mask_token} where the word to predict goes, e.g. 'This is a great {self.mask_token}.'")
+        answers = []
+        for batch in _batches(items, self.batch_size):
+            out = self.signature(text=tf.constant([t.encode("utf-8") for t in batch]))
+            for j, text in enumerate(batch):
+                if int(out["mask_count"][j]) != 1:
+                    raise ValueError(
+                        f"fill-mask: the {self.mask_token} of {text[:60]!r} falls beyond the model's "
+                        f"{self.config.get('sequence_length')} tokens; shorten the text before it.")
+                answers.append([self._candidate(text, pattern, int(out["token_ids"][j, r]),
+                                                out["tokens"][j, r].numpy().decode("utf-8"), float(out["scores"][j, r]))
+                                for r in range(top_k)])
+        return answers[0] if single else answers
+
+    @staticmethod
+    def _candidate(text, pattern, token_id, token, score):
+        import re
+
+        word = token[2:] if token.startswith("##") else token
+        if token.startswith("##"):  # a suffix piece joins the word before the mask
+            sequence = re.sub(r"\s*" + pattern.pattern, lambda m: word, text, count=1, flags=re.IGNORECASE)
+        else:
+            sequence = pattern.sub(lambda m: word, text, count=1)
+        return {"score": score, "token": token_id, "token_str": word, "sequence": sequence}
+
+
+PIPELINES = {
+    "text-classification": ClassificationPipeline,
+    "image-classification": ClassificationPipeline,
+    "audio-classification": ClassificationPipeline,
+    "feature-extraction": FeatureExtractionPipeline,
+    "fill-mask": FillMaskPipeline,
+}
+
+
+def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
+    """A callable for `task` on `model` (default: the task's app model in saved_models/).
+
+    Args:
+        task: "sentiment-analysis" (= "text-classification"), "image-classification",
+            "audio-classification", "feature-extraction" or "fill-mask".
+        model: a model directory (saved_models/NAME: its newest version), a version directory
+            (saved_models/NAME/VERSION) or a bare name under saved_models/. None: the default
+            model of the task; if it is missing, the error names the command that builds it.
+        batch_size: inputs per call of the model.
+        top_k: how many labels/tokens to return per input (default: classification of text 1,
+            of images/audio 5; fill-mask 5).
+        kwargs: `pooled=True` for feature-extraction (one vector per input).
+    """
+    if not isinstance(task, str):
+        raise ValueError(f"task must be a string such as 'sentiment-analysis'; received {type(task).__name__}.")
+    if task not in TASK_ALIASES:
+        close = difflib.get_close_matches(task, list(TASK_ALIASES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"Unknown task {task!r}.{hint} Supported tasks: {sorted(TASK_ALIASES)}.")
+    canonical = TASK_ALIASES[task]
+    batch_size = _check_positive_int("batch_size", batch_size)
+    top_k = _check_positive_int("top_k", top_k, allow_none=True)
+    extra = set(kwargs) - ({"pooled"} if canonical == "feature-extraction" else set())
+    if extra:
+        raise ValueError(f"pipeline({task!r}) got unexpected arguments {sorted(extra)}.")
+    model_dir = _resolve(canonical, model)
+    return PIPELINES[canonical](canonical, model_dir, batch_size=batch_size, top_k=top_k, **kwargs)
+
+
+class Encoder:
+    """An exported encoder as a TF Hub-like callable: raw inputs -> pooled embeddings tf.Tensor [B, D].
+
+    The modality follows the input: strings/bytes -> text; uint8 arrays [H, W(, C)] or [N, H, W, C]
+    -> image; float arrays [T] or lists of them -> audio (16 kHz). Pass `modality=` to read file
+    paths as images or audio (`embed(["a.png"], modality="image")`). `signatures`, `config` and
+    `modalities` expose the SavedModel.
+    """
+
+    def __init__(self, path, batch_size=32):
+        from mmpretrain.apps_support.models import BUILD_COMMANDS, DEFAULT_ENCODER_NAME, encoder_config, resolve_model_dir
+
+        self.path = resolve_model_dir(path, "encoder SavedModel", BUILD_COMMANDS[DEFAULT_ENCODER_NAME])
+        self.config = encoder_config(self.path)
+        self.modalities = list(self.config["modalities"])
+        self.loaded = _load_saved_model(self.path)
+        self.signatures = self.loaded.signatures
+        self.batch_size = _check_positive_int("batch_size", batch_size)
+
+    def _guess(self, inputs):
+        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        if isinstance(first, (str, bytes, np.str_, np.bytes_)):
+            return "text"
+        if isinstance(first, np.ndarray) and first.dtype.kind in ("U", "S", "O"):
+            return "text"
+        array = np.asarray(first) if isinstance(first, np.ndarray) else None
+        if array is not None and array.dtype == np.uint8:
+            return "image"
+        if array is not None and np.issubdtype(array.dtype, np.floating):
+            return "audio"
+        raise ValueError(
+            f"Cannot tell the modality of {type(first).__name__} input; pass strings (text), uint8 image "
+            "arrays, float waveforms, or modality='text'|'image'|'audio' (with file paths or bytes).")
+
+    def __call__(self, inputs, modality=None):
+        import tensorflow as tf
+
+        from mmpretrain.apps_support import raw_inputs
+        from mmpretrain.apps_support.app_data import audio_batch
+
+        modality = modality or self._guess(inputs)
+        if modality not in self.modalities:
+            raise ValueError(f"This encoder ({self.path!r}) has modalities {self.modalities}; it cannot embed "
+                             f"{modality!r} inputs. Export a run with that modality.")
+        signature = self.signatures[f"serve_{modality}"]
+        if modality == "text":
+            items, _ = raw_inputs.texts(inputs, "load()")
+        elif modality == "image":
+            items, _ = raw_inputs.images(inputs, "load()", int(self.config["image_channels"]))
+        else:
+            items, _ = raw_inputs.waveforms(inputs, "load()", int(self.config["sample_rate"]))
+        outputs = []
+        for batch in _batches(items, self.batch_size):
+            if modality == "text":
+                out = signature(text=tf.constant([t.encode("utf-8") for t in batch]))
+            elif modality == "image":
+                if len({item.shape for item in batch}) > 1:
+                    out = {"pooled_output": tf.concat([signature(images=tf.constant(item[None]))["pooled_output"]
+                                                       for item in batch], axis=0)}
+                else:
+                    out = signature(images=tf.constant(np.stack(batch)))
+            else:
+                data = audio_batch(batch, int(round(float(self.config["max_audio_seconds"]) * 16000)))
+                out = signature(waveforms=tf.constant(data["waveforms"]), lengths=tf.constant(data["lengths"]))
+            outputs.append(out["pooled_output"])
+        return tf.concat(outputs, axis=0)
+
+    def __repr__(self):
+        return f"Encoder({self.path!r}, modalities={self.modalities})"
+
+
+def load(path=None, batch_size=32):
+    """An exported encoder (saved_models/NAME or NAME/VERSION; default the demo's) as a callable.
+
+    `mmpretrain.load(path)(["This is a great movie!"])` -> tf.Tensor [1, D] (pooled_output).
+    """
+    from mmpretrain.apps_support.models import DEFAULT_ENCODER_NAME, default_model_dir
+
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"load() takes the path of an encoder SavedModel; received {type(path).__name__}.")
+    return Encoder(default_model_dir(DEFAULT_ENCODER_NAME) if path is None else path, batch_size=batch_size)
