@@ -59,7 +59,8 @@ def summarize(result):
         lines.append(
             f"  tflite {modality:<6} float32 {f32['bytes'] / 1e6:.2f} MB diff "
             f"{max(f32['max_abs_diff'].values()):.2e} | int8 {i8['bytes'] / 1e6:.2f} MB "
-            f"({i8['size_ratio_to_float32']:.0%}) cosine min {i8['pooled_cosine_similarity']['min']:.4f}"
+            f"({i8['size_ratio_to_float32']:.0%}; weights {i8['learned_weights_ratio_to_float32']:.0%}) "
+            f"cosine min {i8['pooled_cosine_similarity']['min']:.4f}"
         )
     if result.tflite_dir:
         lines.append(f"  tflite files     {result.tflite_dir}")

@@ -118,13 +118,17 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
             a Flex op in a TFLite file, or parity outside tolerance. Nothing is written then.
     """
     from mmpretrain.export import serving_layout
-    from mmpretrain.export.encoder_export import check_modalities, write_encoder_saved_model
     from mmpretrain.export.run_loader import load_run
 
     log = log or (lambda message: None)
     started = time.perf_counter()
     name = check_name(name or os.path.basename(os.path.abspath(os.fspath(run_dir))))
-    run = load_run(run_dir)
+    if version is not None:
+        serving_layout.check_version(version)
+    run = load_run(run_dir)  # clear errors for missing/unfinished runs before TensorFlow starts
+
+    from mmpretrain.export.encoder_export import check_modalities, write_encoder_saved_model
+
     modalities = check_modalities(run, modalities)
     encoder_base = os.path.join(output, name)
     bases = {"encoder": encoder_base}
@@ -164,8 +168,9 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
             reports = export_tflite(run, os.path.join(staged["encoder"], "assets.extra", "tflite"),
                                     modalities, samples)
             report["tflite"] = {
-                m: {q: {k: r[k] for k in ("file", "bytes", "max_abs_diff", "pooled_cosine_similarity",
-                                          "nearest_neighbour_agreement", "size_ratio_to_float32")
+                m: {q: {k: r[k] for k in ("file", "bytes", "bytes_by_part", "max_abs_diff",
+                                          "pooled_cosine_similarity", "nearest_neighbour_agreement",
+                                          "size_ratio_to_float32", "learned_weights_ratio_to_float32")
                         if k in r}
                     for q, r in per.items()}
                 for m, per in reports.items()

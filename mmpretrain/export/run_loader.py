@@ -153,7 +153,8 @@ def load_run(run_dir):
     except Exception as err:  # zip, h5 and deserialization errors have many types
         raise ValueError(
             f"Could not load {path!r} ({type(err).__name__}: {str(err)[:300]}); the file is "
-            f"damaged or not a MultimodalBackbone. {fix}"
+            f"damaged, not a MultimodalBackbone, or written by a version of mmpretrain whose "
+            f"layers differ from this one. {fix}"
         ) from None
     if not hasattr(backbone, "modality_model") or not hasattr(backbone, "modalities"):
         raise ValueError(f"{path!r} holds a {type(backbone).__name__}, not a MultimodalBackbone. {fix}")
