@@ -124,3 +124,23 @@ def test_global_batch_not_divisible_by_replicas_fails_at_start(tmp_path):
     )
     assert result.returncode == 2
     assert "global_batch_size=7 is not divisible by the 2 replicas" in result.stderr
+
+
+def test_bfloat16_run_weight_decay_rules_and_tensorboard_logs(tmp_path, data):
+    run = make_run(tmp_path, data, mixed_precision=True, steps=3, warmup_steps=1)
+    history = run.train()
+    assert run.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert run.backbone.blocks[0].attention_norm.compute_dtype == "bfloat16"
+    assert all(v.dtype == "float32" for v in run.model.trainable_variables)  # float32 master weights
+    assert np.isfinite(history[-1]["text_loss"])
+    decayed = {v.path: run.optimizer._use_weight_decay(v) for v in run.model.trainable_variables}
+    assert not any(decayed[p] for p in decayed if p.endswith(("bias", "gamma", "beta")))
+    assert all(decayed[p] for p in decayed if p.endswith("kernel"))
+    events = [f for f in os.listdir(tmp_path / "logs") if f.startswith("events.out.tfevents")]
+    assert events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(tmp_path / "logs"))
+    accumulator.Reload()
+    tags = set(accumulator.Tags()["tensors"])
+    assert {"train/text_loss", "eval/text_loss", "eval/image_loss", "eval/audio_loss"} <= tags
