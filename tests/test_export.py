@@ -19,6 +19,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "workers"))
 
 from export_fixtures import keras_outputs, scratch_dir, tiny_export, tiny_run_dir  # noqa: E402
 
+# Pretrains and exports a tiny run once (~45 s on 2 idle cores), so the module is `slow`.
+pytestmark = pytest.mark.slow
+
 WORKERS = os.path.join(os.path.dirname(__file__), "workers")
 MODALITIES = ("text", "image", "audio")
 
@@ -101,6 +104,13 @@ def test_reloaded_saved_model_equals_keras_at_two_batch_sizes(exported, reloaded
             assert np.abs(got[key].numpy() - want[key]).max() <= 1e-5, (modality, count, key)
             np.testing.assert_array_equal(hub_got[key].numpy(), got[key].numpy())
         np.testing.assert_array_equal(got["padding_mask"].numpy(), want["padding_mask"])
+    # Plain keras.layers.TFSMLayer on the same endpoint (inference) gives the same outputs.
+    import keras
+
+    layer = keras.layers.TFSMLayer(result.encoder_dir, call_endpoint=f"serve_{modality}")
+    feed = signature_feed(modality, inputs)
+    outputs = layer(feed if modality == "audio" else next(iter(feed.values())))
+    np.testing.assert_array_equal(np.asarray(outputs["pooled_output"]), got["pooled_output"].numpy())
 
 
 def saved_model_cli_run(result, run, samples, tmp_path):

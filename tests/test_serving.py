@@ -20,6 +20,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "workers"))
 
 from export_fixtures import scratch_dir, tiny_export  # noqa: E402
 
+# Pretrains and exports a tiny run once (~45 s on 2 idle cores), so the module is `slow`.
+pytestmark = pytest.mark.slow
+
 CLIENTS, REQUESTS_PER_CLIENT = 8, 50
 
 
@@ -178,6 +181,15 @@ def test_b64_images_and_audio_files(served):
     want = direct(exported, "serve_audio", {"waveforms": tf.constant(decoded[None]),
                                             "lengths": tf.constant([len(decoded)])})
     check_same(body, want, True)
+
+    # A padded clip with a mask (1 = valid sample) equals the same clip with its lengths.
+    padded = np.concatenate([decoded, np.zeros(800, np.float32)])
+    mask = [1] * len(decoded) + [0] * 800
+    status, body = call(server, "POST", "/v1/models/tiny:predict", {
+        "signature_name": "serve_audio", "instances": [{"waveforms": padded.tolist(), "mask": mask}]})
+    assert status == 200, body
+    check_same(body, direct(exported, "serve_audio", {"waveforms": tf.constant(padded[None]),
+                                                      "lengths": tf.constant([len(decoded)])}), True)
 
 
 def test_hub_text_models_are_served(served):
