@@ -140,7 +140,7 @@ class RestHandler(BaseHTTPRequestHandler):
         self._discard_body()
         self._send_error(RequestError(405, f"Method {self.command} is not allowed; use GET or POST."))
 
-    do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _method_not_allowed
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed  # HEAD: the base class's 501
 
 
 class RestServer(ThreadingHTTPServer):
