@@ -56,12 +56,13 @@ def _check_positive_int(name, value, allow_none=False):
     return int(value)
 
 
-def _resolve(task, model):
+def _resolve(task, model, shown=None):
+    """The version directory for `task` (canonical name); `shown` is the name the user gave."""
     from mmpretrain.apps_support.models import BUILD_COMMANDS, default_model_dir, resolve_model_dir
 
     name = DEFAULT_MODELS[task]
     if model is None:
-        return resolve_model_dir(default_model_dir(name), f"default {task} model", BUILD_COMMANDS[name])
+        return resolve_model_dir(default_model_dir(name), f"default {shown or task} model", BUILD_COMMANDS[name])
     if not isinstance(model, (str, os.PathLike)):
         raise ValueError(
             f"model must be a path to a SavedModel (saved_models/NAME or saved_models/NAME/VERSION); "
@@ -291,7 +292,7 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
     extra = set(kwargs) - ({"pooled"} if canonical == "feature-extraction" else set())
     if extra:
         raise ValueError(f"pipeline({task!r}) got unexpected arguments {sorted(extra)}.")
-    model_dir = _resolve(canonical, model)
+    model_dir = _resolve(canonical, model, shown=task)
     return PIPELINES[canonical](canonical, model_dir, batch_size=batch_size, top_k=top_k, **kwargs)
 
 

@@ -6,7 +6,8 @@
 
 The model: raw input -> `load_encoder_layer(encoder, "serve_<modality>")` -> pooled_output
 [B, D] -> Dropout(0.1) -> Dense(K) logits. Adam, a fixed number of epochs (no early stopping),
-sparse categorical cross-entropy. `freeze=True` keeps the encoder fixed (a linear probe);
+sparse categorical cross-entropy; by default a run with a fraction f of the labels trains for
+1/f times the epochs, so every label fraction gets the same number of steps. `freeze=True` keeps the encoder fixed (a linear probe);
 `from_scratch=True` trains the same model from freshly initialised encoder weights (see
 `encoder_weights.py`). The validation split draws the learning curve; the test split, never
 seen in training, gives the reported figures.
@@ -18,6 +19,7 @@ that pool is used; 10% is a subset of the 100% pool, the same for pretrained and
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -39,11 +41,11 @@ class AppDefaults:
 
 APPS = {
     "sentiment": AppDefaults("text", "vader", epochs=3, learning_rate=5e-4, frozen_learning_rate=5e-3,
-                             max_train_examples=4000, max_test_examples=None),
+                             max_train_examples=None, max_test_examples=None),
     "image_classification": AppDefaults("image", "fashion-mnist", epochs=3, learning_rate=1e-3,
                                         frozen_learning_rate=5e-3, max_train_examples=4000,
                                         max_test_examples=2000),
-    "keyword_spotting": AppDefaults("audio", "speech", epochs=8, learning_rate=1e-3,
+    "keyword_spotting": AppDefaults("audio", "speech", epochs=6, learning_rate=1e-3,
                                     frozen_learning_rate=5e-3, max_train_examples=None,
                                     max_test_examples=None),
 }
@@ -127,7 +129,9 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
         freeze: train the head only (linear probe).
         from_scratch: same architecture, freshly initialised encoder weights.
         label_fraction: share of the (capped) training labels to use, stratified.
-        epochs, learning_rate: default from `APPS[app]` (the frozen rate when `freeze`).
+        epochs: default `APPS[app].epochs` / `label_fraction` (rounded up): every label fraction
+            gets the same number of optimizer steps (10% of the labels -> 10x the epochs).
+        learning_rate: default from `APPS[app]` (the frozen rate when `freeze`).
         max_train_examples, max_test_examples: caps (stratified) on the training pool and on
             the validation/test splits; "default" takes `APPS[app]`, None means no cap.
         output: where the app model is exported (saved_models/APP/VERSION); default the
@@ -151,7 +155,9 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
     require_modality(config, modality, app, encoder_dir)
     _check_splits(app, splits, modality)
     fraction = check_fraction(label_fraction)
-    epochs = int(epochs if epochs is not None else defaults.epochs)
+    if epochs is None:  # the same number of optimizer steps whatever the label fraction
+        epochs = math.ceil(defaults.epochs / fraction - 1e-9)
+    epochs = int(epochs)
     if epochs < 1 or int(batch_size) < 1:
         raise ValueError(f"epochs and batch_size must be positive integers; received {epochs}, {batch_size}.")
     if learning_rate is None:
@@ -182,14 +188,18 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
         metrics=["accuracy"],
     )
     fit_started = time.perf_counter()
+    validation_freq = max(1, round(epochs / 10))  # at most ~10 validation passes per run
     history = model.fit(
         _dataset(x_train, y_train, batch_size, shuffle_seed=seed),
         validation_data=_dataset(x_val, y_val, batch_size),
+        validation_freq=validation_freq,
         epochs=epochs,
+        shuffle=False,  # the dataset shuffles itself (seeded, every epoch)
         verbose=2 if verbose >= 2 else 0,
     ).history
     train_seconds = time.perf_counter() - fit_started
     history = {key: [float(v) for v in values] for key, values in history.items()}
+    history["validation_epochs"] = [e for e in range(1, epochs + 1) if e % validation_freq == 0]
 
     # === Evaluation on the held-out test split ===
     logits = model.predict(_dataset(x_test, batch_size=batch_size), verbose=0)

@@ -9,6 +9,8 @@ import sys
 def _cap(text):
     if str(text).lower() in ("all", "none", "0"):
         return None
+    if text == "default":  # the app's own default (apps/compare.py)
+        return "default"
     try:
         value = int(text)
     except ValueError:
@@ -47,8 +49,9 @@ def add_common_arguments(parser, app):
                         help="train the same architecture from freshly initialised encoder weights")
     parser.add_argument("--label-fraction", type=_fraction, default=1.0, metavar="F",
                         help="share of the training labels to use, class-stratified (default 1.0; e.g. 0.1)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help=f"training epochs, fixed, no early stopping (default {defaults.epochs})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"training epochs, fixed, no early stopping (default {defaults.epochs} at 100%% of "
+                             "the labels and as many steps at fewer: 10x the epochs at 10%%)")
     parser.add_argument("--batch-size", type=int, default=32, help="batch size (default 32)")
     parser.add_argument("--learning-rate", type=float, default=None,
                         help=f"Adam learning rate (default {defaults.learning_rate:g}, "

@@ -25,7 +25,7 @@ BUILD_COMMANDS = {
     "sentiment": "python apps/sentiment/train.py",
     "image_classification": "python apps/image_classification/train.py",
     "keyword_spotting": "python apps/keyword_spotting/train.py",
-    "fill_mask": "python apps/fill_mask/export.py --run runs/tiny",
+    "fill_mask": "python apps/fill_mask/export.py",
 }
 
 

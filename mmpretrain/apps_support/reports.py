@@ -44,15 +44,22 @@ def write_report_png(path, history, matrix, class_names, title):
     k = len(class_names)
     fig, (curve, confusion) = plt.subplots(1, 2, figsize=(11, 4.6), gridspec_kw={"width_ratios": [1, 1.1]})
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    validated = history.get("validation_epochs") or list(epochs)
+
+    def x_of(key):
+        return validated[: len(history[key])] if key.startswith("val_") else epochs
+
     for key, style in (("loss", "-"), ("val_loss", "--")):
         if history.get(key):
-            curve.plot(epochs, history[key], style, color="tab:red", label=key.replace("_", " "))
+            curve.plot(x_of(key), history[key], style, color="tab:red", label=key.replace("_", " "),
+                       marker="." if key.startswith("val_") else None)
     curve.set_xlabel("epoch")
     curve.set_ylabel("loss", color="tab:red")
     accuracy = curve.twinx()
     for key, style in (("accuracy", "-"), ("val_accuracy", "--")):
         if history.get(key):
-            accuracy.plot(epochs, history[key], style, color="tab:blue", label=key.replace("_", " "))
+            accuracy.plot(x_of(key), history[key], style, color="tab:blue", label=key.replace("_", " "),
+                          marker="." if key.startswith("val_") else None)
     accuracy.set_ylabel("accuracy", color="tab:blue")
     accuracy.set_ylim(0, 1)
     lines = curve.get_legend_handles_labels()

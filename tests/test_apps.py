@@ -1,0 +1,266 @@
+"""The task apps end to end on tiny slices with a tiny real encoder (2 layers, hidden 16).
+
+The encoder is pretrained for a few steps and exported by `export_run` (mmpretrain.apps_support
+.testing), then each app fine-tunes it, evaluates on its held-out split, writes metrics + PNG and
+exports its SavedModel + TFLite files; the tests check what those files do.
+"""
+
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def app_module(name, script="train.py"):
+    spec = importlib.util.spec_from_file_location(f"app_{name}_{script[:-3]}", os.path.join(ROOT, "apps", name, script))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from mmpretrain.apps_support.testing import tiny_encoder, tone_folder, word_table
+    from mmpretrain.modalities.text import load_vocabulary
+
+    root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
+    run_dir, encoder_dir = tiny_encoder(root)
+    words = str(root / "words.csv")
+    if not os.path.exists(words):
+        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
+    tones = str(root / "tones")
+    if not os.path.isdir(tones):
+        tone_folder(tones)
+    return {"root": root, "run": run_dir, "encoder": encoder_dir, "words": words, "tones": tones,
+            "models": str(root / "saved_models")}
+
+
+def run_classifier(tiny, app, tmp_path, **options):
+    options.setdefault("verbose", 0)
+    return app_module(app).run(encoder=tiny["encoder"], output=tiny["models"], report_dir=str(tmp_path / "report"),
+                               **options)
+
+
+def check_report(metrics):
+    assert os.path.isfile(metrics["metrics_json"])
+    with open(metrics["metrics_json"]) as f:
+        saved = json.load(f)
+    assert saved["test_accuracy"] == metrics["test_accuracy"]
+    with open(metrics["report_png"], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert len(saved["history"]["loss"]) == saved["epochs"] and saved["history"]["val_accuracy"]
+    matrix = np.asarray(saved["confusion_matrix"])
+    assert matrix.sum() == saved["test_examples"]
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(saved["test_accuracy"])
+
+
+def check_export(metrics, app):
+    from mmpretrain.apps_support.models import app_config
+
+    export = metrics["export"]
+    assert os.path.basename(os.path.dirname(export["saved_model"])) == app
+    parity = export["parity"]
+    assert parity["saved_model"]["label_agreement"] == 1.0
+    assert parity["saved_model"]["max_abs_probability_diff"] < 1e-5
+    assert parity["tflite"]["float32"]["label_agreement"] == 1.0
+    assert parity["tflite"]["float32"]["max_abs_probability_diff"] < 1e-4
+    assert 0.0 <= parity["tflite"]["int8"]["label_agreement"] <= 1.0
+    assert not [op for op in parity["tflite"]["float32"]["ops"]["custom"] if op.startswith("Flex")]
+    for path in export["tflite"].values():
+        assert os.path.getsize(path) > 1000
+    config = app_config(export["saved_model"])
+    assert config["class_names"] == metrics["class_names"]
+    assert os.path.isfile(os.path.join(export["saved_model"], "assets.extra", "metrics.json"))
+
+
+def test_sentiment_app_on_a_csv_learns_and_exports(tiny, tmp_path):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    from mmpretrain.export.tflite_export import make_interpreter
+
+    metrics = run_classifier(tiny, "sentiment", tmp_path, data=tiny["words"], epochs=6, learning_rate=1e-2)
+    assert metrics["class_names"] == ["alpha", "beta"] and metrics["data"] == tiny["words"]
+    assert metrics["test_accuracy"] >= 0.75 > metrics["majority_baseline"] - 0.01
+    check_report(metrics)
+    check_export(metrics, "sentiment")
+
+    # The exported files, used directly, give the same labels as each other on new sentences.
+    from mmpretrain.modalities.text import load_vocabulary
+
+    words = [w for w in load_vocabulary(os.path.join(tiny["run"], "vocab.txt"))[5:] if w.isalpha() and len(w) > 2]
+    texts = [" ".join(words[0:10:2]), " ".join(words[1:11:2]), " ".join(words[:6])]
+    served = tf.saved_model.load(metrics["export"]["saved_model"]).signatures["serving_default"]
+    out = served(text=tf.constant(texts))
+    assert out["label"].numpy().tolist() == [metrics["class_names"][i].encode() for i in out["label_id"].numpy()]
+    np.testing.assert_allclose(out["score"].numpy(), out["probabilities"].numpy().max(-1), rtol=1e-6)
+    runner = make_interpreter(open(metrics["export"]["tflite"]["float32"], "rb").read()).get_signature_runner()
+    lite = runner(text=np.array([t.encode() for t in texts], dtype=object))
+    np.testing.assert_array_equal(lite["label_id"], out["label_id"].numpy())
+    assert [x.decode() if isinstance(x, bytes) else x for x in lite["label"]] == [
+        x.decode() for x in out["label"].numpy()]
+
+
+def test_from_scratch_reinitialises_every_encoder_variable_and_label_fraction_is_stratified(tiny, tmp_path):
+    from mmpretrain.apps_support.encoder_weights import fresh_backbone, reinitialize, variable_name
+    from mmpretrain.apps_support.models import encoder_config
+    from mmpretrain.export.trainable_encoder import load_encoder_layer
+
+    config = encoder_config(tiny["encoder"])
+    layer = load_encoder_layer(tiny["encoder"], "serve_text")
+    before = [v.numpy().copy() for v in layer.weights]
+    reinitialize(layer, config, seed=3)
+    fresh = {w.path: w.numpy() for w in fresh_backbone(config, seed=3).weights}
+    for variable, old in zip(layer.weights, before):
+        np.testing.assert_array_equal(variable.numpy(), fresh[variable_name(variable)])
+    changed = [not np.array_equal(v.numpy(), old) for v, old in zip(layer.weights, before)]
+    assert sum(changed) >= len(changed) - 2  # all but possibly constant-initialised, untrained ones
+
+    metrics = run_classifier(tiny, "sentiment", tmp_path, data=tiny["words"], from_scratch=True, label_fraction=0.25,
+                             epochs=1, export=False)
+    assert metrics["initialization"] == "scratch" and metrics["tag"] == "scratch-25pct" and "export" not in metrics
+    assert metrics["train_examples"] == pytest.approx(0.25 * metrics["train_pool_examples"], abs=2)
+    check_report(metrics)
+
+
+def test_stratified_subset_is_deterministic_nested_and_keeps_every_class():
+    from mmpretrain.apps_support.labels import stratified_subset
+
+    labels = np.array([0] * 90 + [1] * 9 + [2] * 1)
+    ten = stratified_subset(labels, 0.1, seed=0)
+    assert np.array_equal(ten, stratified_subset(labels, 0.1, seed=0))
+    assert sorted(np.bincount(labels[ten]).tolist()) == [1, 1, 9]
+    assert set(ten) <= set(stratified_subset(labels, 0.5, seed=0))
+    capped = stratified_subset(labels, 1.0, limit=20, seed=0)
+    assert len(capped) <= 21 and set(labels[capped]) == {0, 1, 2}
+    with pytest.raises(ValueError, match="in \\(0, 1\\]"):
+        stratified_subset(labels, 0.0)
+
+
+def test_image_app_on_digits_beats_chance_and_tflite_matches(tiny, tmp_path):
+    metrics = run_classifier(tiny, "image_classification", tmp_path, data="digits", epochs=4, learning_rate=3e-3,
+                             max_train_examples=400, max_test_examples=120)
+    assert len(metrics["class_names"]) == 10 and metrics["test_examples"] >= 100
+    assert metrics["test_accuracy"] > 0.25  # chance: 0.1
+    check_report(metrics)
+    check_export(metrics, "image_classification")
+
+
+def test_keyword_app_on_an_audio_folder(tiny, tmp_path):
+    metrics = run_classifier(tiny, "keyword_spotting", tmp_path, data=tiny["tones"], epochs=8, learning_rate=1e-2)
+    assert metrics["class_names"] == ["high", "low"]
+    assert metrics["test_accuracy"] >= 0.75
+    check_report(metrics)
+    check_export(metrics, "keyword_spotting")
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/espeak-ng"), reason="espeak-ng is not installed")
+def test_keyword_app_synthesizes_a_new_keyword_list(tiny, tmp_path):
+    from mmpretrain.data import default_voices
+
+    voices = [v.id for v in default_voices(engines=("espeak-ng",))[:16]]
+    metrics = run_classifier(tiny, "keyword_spotting", tmp_path, keywords=["maple", "copper"], voices=voices,
+                             epochs=1, export=False)
+    assert metrics["class_names"] == ["maple", "copper"] and metrics["data"] == "speech"
+    assert metrics["train_examples"] > metrics["test_examples"] > 0
+
+
+def test_fill_mask_app_exports_top_k_that_match_in_savedmodel_and_tflite(tiny):
+    from mmpretrain.apps_support.testing import tiny_pretraining_data
+
+    texts = tiny_pretraining_data()[1]["text"]
+    metrics = app_module("fill_mask", "export.py").run(run_dir=tiny["run"], eval_texts=texts, top_k=8,
+                                                       output=tiny["models"], verbose=0)
+    assert metrics["heldout_examples"] == len(texts)
+    assert 0.0 <= metrics["heldout_top1_accuracy"] <= metrics["heldout_top5_accuracy"] <= 1.0
+    parity = metrics["export"]["parity"]
+    assert parity["saved_model"]["top1_agreement"] == 1.0 and parity["tflite_float32"]["top1_agreement"] == 1.0
+    scratch = app_module("fill_mask", "export.py").run(run_dir=tiny["run"], eval_texts=texts, from_scratch=True,
+                                                       export=False, verbose=0)
+    assert scratch["initialization"] == "scratch" and "export" not in scratch
+
+
+def test_substitute_mask_replaces_the_wordpieces_of_mask():
+    import tensorflow as tf
+
+    from mmpretrain.apps_support.fill_mask import substitute_mask
+
+    ids = tf.constant([[2, 7, 8, 9, 10, 3, 0], [2, 10, 7, 8, 9, 3, 0], [2, 10, 11, 3, 0, 0, 0]])
+    mask = ids > 0
+    out, out_mask = substitute_mask(ids, mask, [7, 8, 9], 7)
+    assert out.numpy().tolist() == [[2, 4, 10, 3, 0, 0, 0], [2, 10, 4, 3, 0, 0, 0], [2, 10, 11, 3, 0, 0, 0]]
+    assert out_mask.numpy().sum(axis=1).tolist() == [4, 4, 4]
+
+
+def test_text_embedding_app_searches_by_cosine_similarity(tiny, tmp_path):
+    from mmpretrain.apps_support.app_data import load_text_data
+
+    corpus = load_text_data(tiny["words"]).texts("train")
+    result = app_module("text_embedding", "search.py").run(
+        encoder=tiny["encoder"], corpus=tiny["words"], queries=[corpus[3], corpus[10]], top_k=3,
+        report_dir=str(tmp_path / "emb"), verbose=0)
+    for query, hits in zip([corpus[3], corpus[10]], result["results"]):
+        assert hits[0]["text"] == query and hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
+        assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    metrics = result["metrics"]
+    assert metrics["test_examples"] > 0 and 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert os.path.isfile(metrics["report_png"])
+
+
+def test_compare_runs_pretrained_and_scratch_at_two_fractions_on_the_same_split(tiny, tmp_path):
+    from mmpretrain.apps_support.compare import compare, format_table
+
+    rows = compare("sentiment", data=tiny["words"], encoder=tiny["encoder"], label_fractions=(0.5, 1.0),
+                   report_root=str(tmp_path), epochs=1, verbose=0)
+    assert [(r["initialization"], r["label_fraction"]) for r in rows] == [
+        ("pretrained", 0.5), ("pretrained", 1.0), ("scratch", 0.5), ("scratch", 1.0)]
+    assert len({r["test_examples"] for r in rows}) == 1
+    assert rows[0]["labeled_examples"] < rows[1]["labeled_examples"] == rows[3]["labeled_examples"]
+    table = format_table(rows)
+    assert table.count("\n| sentiment |") == 4 and os.path.isfile(tmp_path / "compare.md")
+
+
+def test_apps_refuse_an_encoder_without_their_modality(tiny, tmp_path):
+    from mmpretrain.export.run_export import export_run
+
+    text_only = export_run(tiny["run"], output=str(tmp_path), name="text_only", modalities="text", tflite=False)
+    with pytest.raises(ValueError, match="needs an encoder with the 'image' modality.*\\['text'\\]"):
+        app_module("image_classification").run(data="digits", encoder=text_only.encoder_dir, verbose=0)
+    with pytest.raises(ValueError, match="'audio' modality"):
+        app_module("keyword_spotting").run(data=tiny["tones"], encoder=text_only.encoder_dir, verbose=0)
+
+
+def test_bad_data_gives_clear_errors(tiny, tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\ngood film,pos\nbad film,\nfine,neg\nanother,\n")
+    with pytest.raises(ValueError, match="2 of 4 rows have no label in column 'label' \\(lines \\[3, 5\\]\\)"):
+        run_classifier(tiny, "sentiment", tmp_path, data=str(bad))
+    nolabel = tmp_path / "cols.csv"
+    nolabel.write_text("words,stars\na,1\nb,2\n")
+    with pytest.raises(ValueError, match="no text column found.*--text-column"):
+        run_classifier(tiny, "sentiment", tmp_path, data=str(nolabel))
+    with pytest.raises(ValueError, match="Unknown image data 'imagenet'"):
+        run_classifier(tiny, "image_classification", tmp_path, data="imagenet")
+    with pytest.raises(ValueError, match="No encoder SavedModel at .*does not exist.*mmpretrain export"):
+        app_module("sentiment").run(data=tiny["words"], encoder=str(tmp_path / "missing"), verbose=0)
+    # The script's main: exit code 2 and the message on stderr, nothing raised.
+    assert app_module("sentiment").main(["--data", str(bad), "--encoder", tiny["encoder"]]) == 2
+    assert "have no label" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("app, script", [("sentiment", "train.py"), ("image_classification", "train.py"),
+                                         ("keyword_spotting", "train.py"), ("text_embedding", "search.py"),
+                                         ("fill_mask", "export.py")])
+def test_every_app_script_has_help(app, script, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        app_module(app, script).main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--encoder" in text and "usage:" in text
+    if script == "train.py":
+        for flag in ("--freeze", "--from-scratch", "--label-fraction", "--epochs", "--output", "--max-train-examples"):
+            assert flag in text
