@@ -7,7 +7,7 @@
     python apps/compare.py fill_mask                            # held-out masked-token accuracy
 
 Every run uses the same splits and settings; only the encoder's starting weights and the label
-fraction change. Rows also go to runs/apps/APP/compare.{json,md}; runs are not exported.
+fraction change. Rows also go to runs/apps/APP/DATA/compare.{json,md}; runs are not exported.
 """
 
 import argparse

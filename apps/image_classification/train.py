@@ -6,7 +6,7 @@
     python apps/image_classification/train.py --freeze --label-fraction 0.1
 
 Images are resized to the encoder's image size and converted to its channels. Writes
-runs/apps/image_classification/TAG/{metrics.json,report.png} and exports
+runs/apps/image_classification/DATA/TAG/{metrics.json,report.png} and exports
 saved_models/image_classification/VERSION (uint8 images -> label, score) with TFLite files (the
 TFLite model takes images at the encoder's size). See apps/image_classification/README.md.
 """

@@ -7,7 +7,7 @@
 With `--data speech` (default) the clips are synthesized by espeak-ng and flite: every keyword
 in 132 voices, whole voices held out for validation and test (no test voice is heard in
 training). A new keyword list synthesizes its own clips (cached). Writes
-runs/apps/keyword_spotting/TAG/{metrics.json,report.png} and exports
+runs/apps/keyword_spotting/DATA/TAG/{metrics.json,report.png} and exports
 saved_models/keyword_spotting/VERSION (16 kHz waveforms + lengths -> label, score) with TFLite
 files. See apps/keyword_spotting/README.md.
 """

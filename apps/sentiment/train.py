@@ -5,7 +5,7 @@
     python apps/sentiment/train.py --data reviews.csv --text-column review --label-column stars
     python apps/sentiment/train.py --label-fraction 0.1 --from-scratch --no-export
 
-Writes runs/apps/sentiment/TAG/{metrics.json,report.png} and exports saved_models/sentiment/VERSION
+Writes runs/apps/sentiment/DATA/TAG/{metrics.json,report.png} and exports saved_models/sentiment/VERSION
 (raw strings -> label, score) with TFLite files; `mmpretrain.pipeline("sentiment-analysis")` uses
 the newest version. See apps/sentiment/README.md for measured figures.
 """

@@ -9,7 +9,7 @@ encoder's `serve_text` (pooled_output, unit length) and prints the corpus senten
 each query by cosine similarity. On a labeled corpus it also measures how much the embeddings
 know without any training: each test sentence takes the similarity-weighted vote of its 10
 nearest labeled training sentences (metrics.json + a PNG of the test embeddings in
-runs/apps/text_embedding/TAG). See apps/text_embedding/README.md.
+runs/apps/text_embedding/CORPUS/TAG). See apps/text_embedding/README.md.
 """
 
 import argparse

@@ -57,6 +57,14 @@ def app_defaults(app):
     return APPS[app]
 
 
+def data_slug(data):
+    """'vader' -> 'vader'; 'path/to/reviews.csv' -> 'reviews' (a folder-name-safe data label)."""
+    import re
+
+    base = os.path.splitext(os.path.basename(str(data).rstrip("/\\")))[0] or "data"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", base)
+
+
 def run_tag(from_scratch, freeze, label_fraction):
     init = "scratch" if from_scratch else "pretrained"
     return f"{init}{'-frozen' if freeze else ''}-{round(100 * label_fraction):g}pct"
@@ -116,7 +124,7 @@ def _select(splits, split, indices, modality, config):
 
 def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False, from_scratch=False,
                      label_fraction=1.0, epochs=None, batch_size=32, learning_rate=None,
-                     max_train_examples="default", max_test_examples="default", output=None,
+                     max_train_examples="default", max_test_examples="default", output=None, name=None,
                      report_dir=None, export=True, tflite=True, seed=0, verbose=1, command=None):
     """Fine-tunes (or probes) the encoder on `splits` and returns the metrics dict.
 
@@ -134,9 +142,11 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
         learning_rate: default from `APPS[app]` (the frozen rate when `freeze`).
         max_train_examples, max_test_examples: caps (stratified) on the training pool and on
             the validation/test splits; "default" takes `APPS[app]`, None means no cap.
-        output: where the app model is exported (saved_models/APP/VERSION); default the
-            models root. `export=False` skips the export (e.g. for comparisons).
-        report_dir: where metrics.json and report.png go; default runs/apps/APP/<tag>.
+        output: where the app model is exported (OUTPUT/NAME/VERSION); default the models root
+            (saved_models). `export=False` skips the export (e.g. for comparisons).
+        name: the exported model's name; default `app` (the name the pipelines look for).
+        report_dir: where metrics.json and report.png go; default runs/apps/APP/DATA/TAG
+            (e.g. runs/apps/sentiment/vader/pretrained-10pct).
         tflite: also write and check the TFLite files.
         verbose: 0 silent, 1 progress lines, 2 Keras' per-epoch lines too.
     """
@@ -166,6 +176,10 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
     cap_test = defaults.max_test_examples if max_test_examples == "default" else max_test_examples
     class_names = [str(c) for c in splits.class_names]
     k = len(class_names)
+    if export:
+        from mmpretrain.export.run_export import check_name
+
+        check_name(name or app)  # before training, not after
 
     # === Data ===
     train_labels = np.asarray(splits.labels("train"))
@@ -241,7 +255,7 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
     }
 
     # === Report ===
-    report_dir = report_dir or os.path.join("runs", "apps", app, tag)
+    report_dir = report_dir or os.path.join("runs", "apps", app, data_slug(metrics["data"]), tag)
     os.makedirs(report_dir, exist_ok=True)
     png = os.path.join(report_dir, "report.png")
     title = (f"{app} on {metrics['data']} - {metrics['initialization']}{' (frozen)' if freeze else ''}, "
@@ -257,7 +271,7 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
         export_started = time.perf_counter()
         test_numpy = numpy_inputs(modality, x_test)
         export_classifier(
-            model, encoder_layer, head, app, modality, class_names, encoder_dir, config,
+            model, encoder_layer, head, name or app, modality, class_names, encoder_dir, config,
             output or models_root(), test_numpy, (predictions.astype(np.int32), probabilities),
             metrics, png, tflite=tflite, log=log,
         )

@@ -65,8 +65,10 @@ def add_common_arguments(parser, app):
     parser.add_argument("--output", default=None,
                         help="base directory of the exports (default saved_models); the model goes "
                              f"to OUTPUT/{app}/VERSION")
+    parser.add_argument("--name", default=app,
+                        help=f"exported model name (default {app}: what the pipelines use by default)")
     parser.add_argument("--report-dir", default=None,
-                        help=f"where metrics.json and report.png go (default runs/apps/{app}/TAG)")
+                        help=f"where metrics.json and report.png go (default runs/apps/{app}/DATA/TAG)")
     parser.add_argument("--no-export", action="store_true", help="train and evaluate only")
     parser.add_argument("--no-tflite", action="store_true", help="export the SavedModel without TFLite files")
     parser.add_argument("--seed", type=int, default=0, help="seed for sampling, initialisation and shuffling")
@@ -80,7 +82,7 @@ def train_options(args):
         freeze=args.freeze, from_scratch=args.from_scratch, label_fraction=args.label_fraction,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples,
-        output=args.output, report_dir=args.report_dir, export=not args.no_export,
+        output=args.output, name=args.name, report_dir=args.report_dir, export=not args.no_export,
         tflite=not args.no_tflite, seed=args.seed, verbose=args.verbose,
     )
 

@@ -7,7 +7,7 @@
 The data is loaded once; every run uses the same (capped) training pool, the same stratified
 10% subset, the same validation/test examples, epochs and learning rate; only the encoder's
 starting weights (and the label fraction) change. Runs are not exported (the default app model
-is the one `apps/APP/train.py` exports). The rows also go to runs/apps/APP/compare.{json,md}.
+is the one `apps/APP/train.py` exports). The rows also go to runs/apps/APP/DATA/compare.{json,md}.
 
 Apps: the three trainable apps (test accuracy after fine-tuning), text_embedding (k-NN test
 accuracy with 10%/100% of the training labels as the index, no training) and fill_mask
@@ -35,7 +35,14 @@ def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializa
     bad = [i for i in initializations if i not in ("pretrained", "scratch")]
     if bad or not initializations:
         raise ValueError(f"initializations must be 'pretrained' and/or 'scratch'; received {list(initializations)}.")
-    report_root = report_root or os.path.join("runs", "apps", app)
+    from mmpretrain.apps_support.classifier_app import data_slug
+
+    default_data = {"text_embedding": "vader", "fill_mask": "corpus"}.get(app)
+    if default_data is None:
+        from mmpretrain.apps_support.classifier_app import app_defaults
+
+        default_data = app_defaults(app).data
+    report_root = report_root or os.path.join("runs", "apps", app, data_slug(data or default_data))
     rows = []
     if app == "fill_mask":
         rows = _compare_fill_mask(encoder, initializations, seed, verbose, **options)

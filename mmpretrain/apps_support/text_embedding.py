@@ -150,7 +150,7 @@ def run_text_embedding(encoder=None, corpus="vader", queries=(), top_k=5, evalua
     """Search `queries` in the corpus and (for a labeled corpus) measure k-NN accuracy.
 
     Returns {"results": [[hit, ...] per query], "metrics": {...} or None}. The metrics and a
-    PNG of the test embeddings go to `report_dir` (default runs/apps/text_embedding/TAG).
+    PNG of the test embeddings go to `report_dir` (default runs/apps/text_embedding/CORPUS/TAG).
     """
     from mmpretrain.apps_support.classifier_app import run_tag
 
@@ -174,7 +174,9 @@ def run_text_embedding(encoder=None, corpus="vader", queries=(), top_k=5, evalua
         vectors, labels = result.pop("query_vectors"), result.pop("query_labels")
         metrics = {"app": APP, "task": "feature-extraction", "data": str(corpus), "encoder": os.path.abspath(embed.encoder_dir),
                    "initialization": "scratch" if from_scratch else "pretrained", "tag": tag, **result}
-        report_dir = report_dir or os.path.join("runs", "apps", APP, tag)
+        from mmpretrain.apps_support.classifier_app import data_slug
+
+        report_dir = report_dir or os.path.join("runs", "apps", APP, data_slug(corpus), tag)
         metrics["report_png"] = write_projection_png(
             os.path.join(report_dir, "report.png"), vectors, labels, result["class_names"],
             f"text embeddings of the {corpus} test split ({metrics['initialization']}); "
