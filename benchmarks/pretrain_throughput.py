@@ -69,8 +69,14 @@ def step_flops(run, modality, batch):
 
 def synthetic_raw(n_text=2000, n_images=2000, n_audio=64, seed=0):
     rng = np.random.default_rng(seed)
-    words = [w for w in open(__file__).read().split() if w.isalpha()]
-    texts = [" ".join(rng.choice(words, size=80)) for _ in range(n_text)]
+    try:  # real text (a realistic vocabulary) when the embedded corpus is there
+        from mmpretrain.data import corpus_texts
+        from mmpretrain.training.pretraining_data import text_chunks
+
+        texts = text_chunks(corpus_texts()[::7][: 4 * n_text], 80)[:n_text]
+    except Exception:  # noqa: BLE001 - fall back to shuffled words of this file
+        words = [w for w in open(__file__).read().split() if w.isalpha()]
+        texts = [" ".join(rng.choice(words, size=80)) for _ in range(n_text)]
     images = rng.integers(0, 256, size=(n_images, 28, 28, 1), dtype=np.uint8)
     audio = [rng.normal(scale=0.1, size=32000).astype(np.float32) for _ in range(n_audio)]
     raw = {"text": texts, "image": images, "audio": audio}
