@@ -264,3 +264,27 @@ def test_every_app_script_has_help(app, script, capsys):
     if script == "train.py":
         for flag in ("--freeze", "--from-scratch", "--label-fraction", "--epochs", "--output", "--max-train-examples"):
             assert flag in text
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_fine_tuning_trains_every_encoder_variable_and_freeze_trains_the_head_only(tiny, freeze):
+    import keras
+    import tensorflow as tf
+
+    from mmpretrain.apps_support.classifier_app import build_classifier
+    from mmpretrain.apps_support.models import encoder_config
+
+    model, encoder, head = build_classifier(tiny["encoder"], encoder_config(tiny["encoder"]), "text", 2, freeze=freeze)
+    before = [v.numpy().copy() for v in encoder.weights]
+    head_before = [v.numpy().copy() for v in head.weights]
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    texts = tf.constant(["the first sentence", "another one here", "and a third", "a fourth line"] * 4)
+    model.fit(texts, tf.constant([0, 1, 0, 1] * 4), batch_size=8, epochs=1, verbose=0, shuffle=False)
+    changed = [not np.array_equal(v.numpy(), b) for v, b in zip(encoder.weights, before)]
+    assert all(not np.array_equal(v.numpy(), b) for v, b in zip(head.weights, head_before))
+    if freeze:
+        assert not any(changed) and not encoder.trainable_weights
+    else:
+        # every variable the text path reads gets a gradient (the segment embedding's unused row
+        # 1 aside, its row 0 moves too)
+        assert all(changed), [variable.path for variable, c in zip(encoder.weights, changed) if not c]

@@ -198,6 +198,6 @@ def test_corrupt_files_and_missing_default_models_say_what_to_do(models, tmp_pat
                           ("image-classification", "python apps/image_classification/train.py"),
                           ("audio-classification", "python apps/keyword_spotting/train.py"),
                           ("fill-mask", "python apps/fill_mask/export.py"),
-                          ("feature-extraction", "mmpretrain export runs/tiny --name mmpretrain_tiny")]:
+                          ("feature-extraction", "make demo")]:
         with pytest.raises(ValueError, match=f"No default {task} model at .*Build it with: {command}"):
             mmpretrain.pipeline(task)

@@ -1,7 +1,7 @@
 """Fill-mask: export the pretrained MLM head as an app (strings with [MASK] -> top-k tokens).
 
     python apps/fill_mask/export.py                       # the run behind saved_models/mmpretrain_tiny
-    python apps/fill_mask/export.py --run runs/tiny --top-k 20
+    python apps/fill_mask/export.py --run runs/demo --top-k 20
     python apps/fill_mask/export.py --from-scratch --no-export   # the untrained head, as a baseline
 
 Measures held-out accuracy first (one wordpiece of each of 500 sentences from the text corpus's

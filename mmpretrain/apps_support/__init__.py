@@ -6,7 +6,8 @@
 
 Modules:
     models          where models live (saved_models/NAME/VERSION), encoder configs, modality checks
-    scratch         the same encoder architecture with freshly initialised weights (--from-scratch)
+    encoder_weights the same encoder with freshly initialised weights (--from-scratch), and the
+                    fine-tuned weights back in a Keras backbone (image TFLite)
     labels          stratified, deterministic label fractions; CSV/TSV text-and-label tables
     app_data        the data each app reads: embedded sources or the user's own files/folders
     classifier_app  head on the exported encoder, fit, evaluate, metrics JSON + PNG, export
@@ -15,5 +16,7 @@ Modules:
     fill_mask       the MLM head's top-k tokens for [MASK]: model, export, held-out accuracy
     text_embedding  embeddings and cosine-similarity search; nearest-neighbour accuracy
     compare         pretrained vs scratch at several label fractions, as a table
+    raw_inputs      strings, paths, bytes, arrays -> checked examples (for the pipelines)
     cli             the flags every app script shares
+    testing         tiny real models for the tests
 """

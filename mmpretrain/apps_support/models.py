@@ -19,8 +19,8 @@ APP_FORMAT = "mmpretrain.app"
 # The command that (re)builds each default model, quoted in "model missing" errors.
 BUILD_COMMANDS = {
     DEFAULT_ENCODER_NAME: (
-        "mmpretrain pretrain --config tiny --run-dir runs/tiny && "
-        "mmpretrain export runs/tiny --name mmpretrain_tiny   (or `make demo`)"
+        "make demo   (or: mmpretrain pretrain --config tiny --run-dir runs/demo && "
+        "mmpretrain export runs/demo --name mmpretrain_tiny)"
     ),
     "sentiment": "python apps/sentiment/train.py",
     "image_classification": "python apps/image_classification/train.py",
