@@ -51,6 +51,7 @@ class PretrainConfig:
     # === Bookkeeping ===
     eval_every: int = 100
     checkpoint_every: int = 50
+    log_every: int = 20
     keep_checkpoints: int = 2
 
     def __post_init__(self):
@@ -76,7 +77,7 @@ class PretrainConfig:
             if not 0.0 < value < 1.0:
                 bad(f"{name}={value}", "it must lie strictly between 0 and 1")
         for name in ("global_batch_size", "steps", "sequence_length", "vocabulary_size", "max_predictions",
-                     "eval_every", "checkpoint_every", "keep_checkpoints", "decoder_dim"):
+                     "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "decoder_dim"):
             if int(getattr(self, name)) <= 0:
                 bad(f"{name}={getattr(self, name)}", "it must be a positive integer")
         if self.image_size % self.image_patch_size:

@@ -303,38 +303,51 @@ class PretrainingRun:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=c.steps, initial=start, desc="pretrain", unit="step", dynamic_ncols=True, mininterval=1.0)
-        recent = {}
-        tick, seen = time.perf_counter(), 0
+        progress = {"recent": {}, "tick": time.perf_counter(), "seen": 0, "bar": bar, "writer": writer}
+        pending = []  # (step, modality, sums as tensors): read back in groups, not every step
         for step in range(start, end):
             modality = self.cycle[step % len(self.cycle)]
-            sums = self.train_steps[modality](iterators[modality])
-            loss = float(sums["loss"]) / max(float(sums["count"]), 1.0)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"The {modality} loss became {loss} at step {step + 1}; lower learning_rate.")
-            record = {"step": step + 1, "modality": modality, "loss": loss}
-            if modality == "text":
-                record["accuracy"] = float(sums["correct"]) / max(float(sums["count"]), 1.0)
-            self._log_jsonl("train.jsonl", record)
-            recent[modality] = loss
-            seen += c.global_batch_size
-            if writer is not None:
-                with writer.as_default(step=step + 1):
-                    tf.summary.scalar(f"train/{modality}_loss", loss)
-                    tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate))
-            if bar is not None:
-                rate = seen / max(time.perf_counter() - tick, 1e-9)
-                bar.set_postfix({**{k: f"{v:.3f}" for k, v in recent.items()}, "ex/s": f"{rate:.0f}"})
-                bar.update(1)
+            pending.append((step + 1, modality, self.train_steps[modality](iterators[modality])))
             done = step + 1
-            if done % c.checkpoint_every == 0 or done == end:
+            checkpoint = done % c.checkpoint_every == 0 or done == end
+            evaluate = done % c.eval_every == 0 or done == c.steps
+            if checkpoint or evaluate or len(pending) >= c.log_every:
+                self._flush(pending, progress)
+                pending = []
+            if checkpoint:
                 self.keeper.save(done)
-            if done % c.eval_every == 0 or done == c.steps:
+            if evaluate:
                 self._record_eval(done, writer)
         if bar is not None:
             bar.close()
         if self.step >= c.steps:
             self.save_final()
         return self.read_log("eval.jsonl")
+
+    def _flush(self, pending, progress):
+        """Logs a group of finished steps: train.jsonl, TensorBoard, the progress bar."""
+        writer, bar, recent = progress["writer"], progress["bar"], progress["recent"]
+        for step, modality, sums in pending:
+            count = max(float(sums["count"]), 1.0)
+            loss = float(sums["loss"]) / count
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"The {modality} loss became {loss} at step {step}; lower learning_rate.")
+            record = {"step": step, "modality": modality, "loss": loss}
+            if modality == "text":
+                record["accuracy"] = float(sums["correct"]) / count
+            self._log_jsonl("train.jsonl", record)
+            recent[modality] = loss
+            if writer is not None:
+                with writer.as_default(step=step):
+                    tf.summary.scalar(f"train/{modality}_loss", loss)
+        progress["seen"] += len(pending) * self.config.global_batch_size
+        if writer is not None and pending:
+            with writer.as_default(step=pending[-1][0]):
+                tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate))
+        if bar is not None:
+            rate = progress["seen"] / max(time.perf_counter() - progress["tick"], 1e-9)
+            bar.set_postfix({**{k: f"{v:.3f}" for k, v in recent.items()}, "ex/s": f"{rate:.0f}"})
+            bar.update(len(pending))
 
     def _record_eval(self, step, writer):
         results = self.evaluate()
