@@ -120,15 +120,25 @@ def agreement(ids, probabilities, reference_ids, reference_probabilities):
     }
 
 
-def write_tflite_files(folder, app, sources, inputs, reference):
-    """Converts, checks ops, runs and compares float32 and int8; returns the parity report."""
-    from mmpretrain.export.tflite_export import check_tflite_ops, convert
+def write_tflite_files(folder, app, sources, inputs, reference, learned_scopes=None):
+    """Converts, checks ops, runs and compares float32 and int8; returns the parity report.
+
+    `learned_scopes`: tensor-name prefixes of the learned weights. When given, int8 keeps every
+    other constant in float32 (the audio front-end's DFT and mel matrices: quantizing them
+    wrecks the log-mel features).
+    """
+    from mmpretrain.export.tflite_export import check_tflite_ops, convert, keep_float_outside
 
     source_dir, signature = sources
     os.makedirs(folder, exist_ok=True)
     report = {}
+    float_content = None
     for quantization in ("float32", "int8"):
         content = convert(source_dir, signature, quantization)
+        if quantization == "float32":
+            float_content = content
+        elif learned_scopes:
+            content, _ = keep_float_outside(content, float_content, tuple(learned_scopes))
         ops = check_tflite_ops(content, f"{app}_{quantization}")
         ids, probabilities = run_tflite_file(content, inputs, signature)
         file = f"{app}_{quantization}.tflite"
@@ -202,8 +212,10 @@ def export_classifier(model, encoder_layer, head, app, modality, class_names, en
                 write_saved_model(source, {"serving_default": (fn, spec)})
             else:
                 source = staged
+            scopes = (f"{modality}_encoder", model.name) if modality == "audio" else None
             parity["tflite"] = write_tflite_files(os.path.join(staged, "assets.extra", "tflite"), app,
-                                                  (source, "serving_default"), test_inputs, reference)
+                                                  (source, "serving_default"), test_inputs, reference,
+                                                  learned_scopes=scopes)
         extra = os.path.join(staged, "assets.extra")
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, "parity.json"), "w", encoding="utf-8") as f:
