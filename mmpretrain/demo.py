@@ -6,6 +6,11 @@ Each stage is skipped when its output is already there (`--force` redoes them al
 2. shapes    build the shared `tiny` backbone and run every modality through it
 3. pretrain  masked pretraining of the shared encoder on text + images + audio
 4. export    the encoder as SavedModels (TF Serving layout) and TFLite: saved_models/mmpretrain_tiny
+5. apps      fine-tune the sentiment, image and keyword apps from the pretrained encoder and
+             from scratch, with 10% and 100% of the labels; export each app's default model
+             (pretrained, 100%) and the fill-mask model
+6. pipeline  the one-line API on examples: pipeline(task)(...) and load(...)
+Then one table (pretrained vs scratch per app) and PNG plots in runs/demo/.
 """
 
 import os
@@ -26,7 +31,7 @@ def banner(title):
 def stage_data(force):
     from mmpretrain.data.registry import prepare
 
-    banner("1/4 data: embedded data sets")
+    banner("1/6 data: embedded data sets")
     results = prepare(None)
     missing = {k: v for k, v in results.items() if v not in ("present", "fetched")}
     for name, status in results.items():
@@ -44,7 +49,7 @@ def stage_shapes(force):
     from mmpretrain.modalities.image import ImagePreprocessor
     from mmpretrain.modalities.text import TextPreprocessor, learn_vocabulary
 
-    banner("2/4 shapes: one shared backbone, three modalities")
+    banner("2/6 shapes: one shared backbone, three modalities")
     texts = [
         "Self-supervised learning finds structure in unlabeled data.",
         "The same transformer blocks read text, images and sound.",
@@ -82,7 +87,7 @@ def stage_pretrain(force):
     from mmpretrain.training.pretraining_data import pretraining_data
     from mmpretrain.training.pretraining_run import PretrainingRun
 
-    banner("3/4 pretrain: masked pretraining of the shared tiny encoder")
+    banner("3/6 pretrain: masked pretraining of the shared tiny encoder")
     done = os.path.exists(os.path.join(RUN_DIR, "backbone.keras"))
     config = load_config("tiny")
     run = PretrainingRun(config, RUN_DIR, fresh=force)
@@ -116,7 +121,7 @@ def latest_version(name):
 def stage_export(force):
     from mmpretrain.export.run_export import export_run
 
-    banner("4/4 export: SavedModels (TF Serving layout, TF Hub text pair) and TFLite")
+    banner("4/6 export: SavedModels (TF Serving layout, TF Hub text pair) and TFLite")
     version = latest_version(ENCODER_NAME)
     if version is not None and not force:
         print(f"  {SAVED_MODELS}/{ENCODER_NAME}/{version} exists (use --force to export a new version)")
@@ -125,7 +130,137 @@ def stage_export(force):
     print(f"  encoder: {result.encoder_dir}")
 
 
-STAGES = [("data", stage_data), ("shapes", stage_shapes), ("pretrain", stage_pretrain), ("export", stage_export)]
+DEMO_APPS = ("sentiment", "image_classification", "keyword_spotting")
+SETTINGS = [("pretrained", 0.1), ("pretrained", 1.0), ("scratch", 0.1), ("scratch", 1.0)]
+
+
+def apps_report_path():
+    return os.path.join(RUN_DIR, "apps.json")
+
+
+def stage_apps(force):
+    """Every app x {pretrained, scratch} x {10%, 100%}; the pretrained 100% run is exported."""
+    import json
+
+    from tqdm.auto import tqdm
+
+    from mmpretrain.apps_support.classifier_app import app_defaults, load_app_data, train_classifier
+    from mmpretrain.apps_support.compare import _row
+    from mmpretrain.apps_support.models import resolve_encoder
+    from mmpretrain.training.checkpoints import atomic_write_text
+
+    banner("5/6 apps: fine-tune the exported encoder vs the same model from scratch")
+    path = apps_report_path()
+    rows = []
+    if os.path.exists(path) and not force:
+        with open(path) as f:
+            rows = json.load(f)
+    done = {(r["app"], r["initialization"], r["label_fraction"]) for r in rows}
+    encoder_dir, config = resolve_encoder(os.path.join(SAVED_MODELS, ENCODER_NAME))
+    todo = [(app, init, f) for app in DEMO_APPS for init, f in SETTINGS if (app, init, f) not in done]
+    if not todo:
+        print(f"  all app runs are in {path} (use --force to redo)")
+    bar = tqdm(total=len(todo), desc="apps", unit="run", dynamic_ncols=True)
+    splits = {}
+    for app, init, fraction in todo:
+        if app not in splits:
+            splits[app] = load_app_data(app, app_defaults(app).data, config)
+        metrics = train_classifier(
+            app, splits[app], encoder_dir, data_name=app_defaults(app).data, from_scratch=init == "scratch",
+            label_fraction=fraction, export=(init == "pretrained" and fraction == 1.0), verbose=0,
+        )
+        rows.append(_row(app, metrics, init, fraction, "train_examples"))
+        atomic_write_text(path, json.dumps(rows, indent=2))  # a killed demo keeps finished runs
+        bar.set_postfix(app=app, init=init, labels=f"{fraction:.0%}", acc=f"{metrics['test_accuracy']:.3f}")
+        bar.update(1)
+    bar.close()
+    from mmpretrain.export.serving_layout import list_versions
+
+    if not list_versions(os.path.join(SAVED_MODELS, "fill_mask")) or force:
+        from mmpretrain.apps_support.fill_mask import export_fill_mask
+
+        export_fill_mask(RUN_DIR, output=SAVED_MODELS, log=lambda m: print(f"  {m}", flush=True))
+
+
+def stage_pipeline(force):
+    """The one-line API on a few examples (always runs: it is quick and shows the result)."""
+    import mmpretrain
+    from mmpretrain import data
+
+    banner("6/6 pipeline: the one-line API")
+    classify = mmpretrain.pipeline("sentiment-analysis")
+    for text in ("This is a great movie!", "This is a terrible movie. I hated it."):
+        print(f"  sentiment-analysis({text!r}) -> {classify(text)}")
+    fashion = data.load_fashion_mnist(labeled=True)
+    image, label = fashion.inputs("test")[0], fashion.class_names[fashion.labels("test")[0]]
+    top = mmpretrain.pipeline("image-classification")(image, top_k=2)
+    print(f"  image-classification(a test {label!r}) -> {top}")
+    words = data.load_spoken_keywords()
+    clip, label = words.inputs("test")[0], words.class_names[words.labels("test")[0]]
+    top = mmpretrain.pipeline("audio-classification")(clip, top_k=2)
+    print(f"  audio-classification({label!r} spoken by an unseen voice) -> {top}")
+    fill = mmpretrain.pipeline("fill-mask")
+    print(f"  fill-mask('the [MASK] of the king.') -> {[r['token_str'] for r in fill('the [MASK] of the king.', top_k=5)]}")
+    embed = mmpretrain.load(os.path.join(SAVED_MODELS, ENCODER_NAME))
+    vectors = embed(["A happy song.", "A joyful tune.", "Tax forms are due."]).numpy()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    print(f"  load(encoder)(3 sentences) -> {vectors.shape}; cosine(happy song, joyful tune) = "
+          f"{unit[0] @ unit[1]:.3f}, cosine(happy song, tax forms) = {unit[0] @ unit[2]:.3f}")
+
+
+def summary_table(rows):
+    lines = [f"{'app':<22}{'labels':>7}{'pretrained':>12}{'scratch':>10}{'gain':>8}"]
+    for app in DEMO_APPS:
+        for fraction in (0.1, 1.0):
+            acc = {r["initialization"]: r["test_accuracy"] for r in rows
+                   if r["app"] == app and r["label_fraction"] == fraction}
+            if len(acc) == 2:
+                lines.append(f"{app:<22}{fraction:>7.0%}{acc['pretrained']:>12.4f}{acc['scratch']:>10.4f}"
+                             f"{acc['pretrained'] - acc['scratch']:>+8.4f}")
+    return "\n".join(lines)
+
+
+def save_plots(rows):
+    """runs/demo/apps.png (pretrained vs scratch) and runs/demo/pretraining.png (held-out losses)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(DEMO_APPS), figsize=(4 * len(DEMO_APPS), 3.2))
+    for ax, app in zip(np.atleast_1d(axes), DEMO_APPS):
+        for offset, init in ((-0.2, "pretrained"), (0.2, "scratch")):
+            values = [next((r["test_accuracy"] for r in rows if r["app"] == app and r["initialization"] == init
+                            and r["label_fraction"] == f), 0.0) for f in (0.1, 1.0)]
+            ax.bar(np.arange(2) + offset, values, width=0.4, label=init)
+        ax.set_xticks([0, 1], ["10% labels", "100% labels"])
+        ax.set_title(app)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("test accuracy")
+    np.atleast_1d(axes)[0].legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(os.path.join(RUN_DIR, "apps.png"), dpi=100)
+    plt.close(fig)
+    import json
+
+    with open(os.path.join(RUN_DIR, "eval.jsonl")) as f:
+        history = [json.loads(line) for line in f]
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for key in ("text_loss", "image_loss", "audio_loss"):
+        if key in history[0]:
+            ax.plot([h["step"] for h in history], [h[key] / history[0][key] for h in history], label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("held-out masked loss / step-0 loss")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(RUN_DIR, "pretraining.png"), dpi=100)
+    plt.close(fig)
+
+
+STAGES = [
+    ("data", stage_data), ("shapes", stage_shapes), ("pretrain", stage_pretrain), ("export", stage_export),
+    ("apps", stage_apps), ("pipeline", stage_pipeline),
+]
 
 
 def run_demo(args):
@@ -137,6 +272,15 @@ def run_demo(args):
     for name, stage in STAGES:
         if name in only:
             stage(args.force)
+    if os.path.exists(apps_report_path()):
+        import json
+
+        with open(apps_report_path()) as f:
+            rows = json.load(f)
+        banner("pretrained vs scratch: test accuracy")
+        print(summary_table(rows))
+        save_plots(rows)
+        print(f"plots: {RUN_DIR}/apps.png, {RUN_DIR}/pretraining.png; per-run reports under runs/apps/")
     print(f"\ndemo finished in {time.time() - start:.0f} s")
     return 0
 
