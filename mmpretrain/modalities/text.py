@@ -14,8 +14,8 @@ whose `case_fold_utf8` has none.
 
 Dense versus ragged (what we found, tensorflow-text 2.21.1 / TF 2.21):
 the tokenizer returns a `tf.RaggedTensor` [B, (T)]. Slicing that ragged tensor
-(`rt[:, :n]`) lowers to `RaggedRange` (and ragged gathers to `RaggedGather`, per
-/work/shared/STACK_NOTES.md), which have no TFLite kernel. We therefore leave the ragged world immediately:
+(`rt[:, :n]`) lowers to `RaggedRange` (and ragged gathers to `RaggedGather`), which have no TFLite
+kernel. We therefore leave the ragged world immediately:
 `rt.to_tensor(default_value=0, shape=[None, budget])` (one
 `RaggedTensorToTensor` op, which *does* have a TFLite kernel in
 `SELECT_TFTEXT_OPS`, and which truncates to `budget` columns for us) plus
