@@ -1,12 +1,14 @@
 """Where a pretraining step's time goes: matmuls vs everything else (a profile by subtraction).
 
-    python benchmarks/profile_step.py [--preset small] [--precision bfloat16]
+    python benchmarks/profile_step.py [--preset small] [--precision bfloat16] [--op-profile]
 
 Times, side by side on the same text MLM batch: (1) the full training step (forward, backward,
 AdamW); (2) forward + backward without the optimizer; (3) forward only; (4) ONLY the step's
 matmuls, at their real shapes and precision (forward, and the two backward matmuls of each).
 (4) is what the step would cost if everything but matmuls were free: (4)/(1) is the share of
 time in matmuls, and the matmuls' own GFLOP/s shows how far these shapes are from the peak.
+With --op-profile, the TensorFlow profiler's time per op type (needs `xprof`, in
+benchmarks/requirements.txt), IDLE being time the CPU threads waited between ops.
 """
 
 import argparse
@@ -78,6 +80,7 @@ def main():
     parser.add_argument("--sequence-length", type=int, default=128)
     parser.add_argument("--vocabulary", type=int, default=8000)
     parser.add_argument("--predictions", type=int, default=20)
+    parser.add_argument("--op-profile", action="store_true", help="also print time per op type (xprof)")
     args = parser.parse_args()
     import sys
 
@@ -129,6 +132,36 @@ def main():
     print(f"  everything else (norms, GELU, softmax, casts, masking, gathers, AdamW): "
           f"{(t_full - t_mm) * 1e3:.1f} ms ({1 - t_mm / t_full:.0%})")
     print(f"  model FLOP/s of the full step: {flops / t_full / 1e9:.0f} GFLOP/s")
+    if args.op_profile:
+        op_profile(full_step, batch)
+
+
+def op_profile(step, batch, steps=5, top=12):
+    """Self time per op type over `steps` steps, from the TensorFlow profiler (xprof)."""
+    import collections
+    import glob
+    import json
+    import tempfile
+
+    from xprof.convert import raw_to_tool_data
+
+    logdir = tempfile.mkdtemp(prefix="mmpretrain-profile-")
+    tf.profiler.experimental.start(logdir)
+    for _ in range(steps):
+        step(batch)[0].numpy()
+    tf.profiler.experimental.stop()
+    paths = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+    data, _ = raw_to_tool_data.xspace_to_tool_data(paths, "framework_op_stats", {})
+    table = json.loads(data)[0]
+    columns = [c["id"] for c in table["cols"]]
+    by_type = collections.Counter()
+    for row in table["rows"]:
+        values = dict(zip(columns, [cell.get("v") if cell else None for cell in row["c"]]))
+        by_type[values["type"]] += values["total_self_time"] or 0
+    total = sum(by_type.values())
+    print(f"  op types by self time ({steps} steps, all CPU threads):")
+    for name, micros in by_type.most_common(top):
+        print(f"    {name:<36}{micros / total:6.1%}")
 
 
 if __name__ == "__main__":
