@@ -87,7 +87,8 @@ class PretrainConfig:
             bad(f"audio_patch_frequency={self.audio_patch_frequency} does not divide n_mels={self.n_mels}",
                 "pick a patch size that divides n_mels")
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
-            bad(f"warmup_steps={self.warmup_steps} with steps={self.steps}", "0 <= warmup_steps < steps")
+            bad(f"warmup_steps={self.warmup_steps} with steps={self.steps}",
+                "0 <= warmup_steps < steps is needed; lower warmup_steps too, e.g. --set warmup_steps=0")
         if self.audio_seconds <= 0:
             bad(f"audio_seconds={self.audio_seconds}", "it must be positive")
 
