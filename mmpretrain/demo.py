@@ -14,7 +14,6 @@ Then one table (pretrained vs scratch per app) and PNG plots in runs/demo/.
 """
 
 import os
-import sys
 import time
 
 import numpy as np
@@ -294,7 +293,3 @@ def add_demo_parser(subparsers):
     p.add_argument("--only", nargs="+", metavar="STAGE", help="run only these stages")
     p.set_defaults(func=run_demo)
     return p
-
-
-if __name__ == "__main__":
-    sys.exit(0)

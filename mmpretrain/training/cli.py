@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 
 
 def add_pretrain_parser(subparsers):
@@ -74,7 +73,3 @@ def summarize(run, history):
             f"{baseline['text_unigram_accuracy']:.4f} (loss baseline {baseline['text_unigram_loss']:.4f})"
         )
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    sys.exit(0)
