@@ -146,7 +146,7 @@ def stage_apps(force):
     from mmpretrain.apps_support.classifier_app import app_defaults, load_app_data, train_classifier
     from mmpretrain.apps_support.compare import _row
     from mmpretrain.apps_support.models import resolve_encoder
-    from mmpretrain.training.checkpoints import atomic_write_text
+    from mmpretrain.atomic_files import atomic_write_text
 
     banner("5/6 apps: fine-tune the exported encoder vs the same model from scratch")
     path = apps_report_path()

@@ -18,7 +18,6 @@ that pool is used; 10% is a subset of the 100% pool, the same for pretrained and
 """
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -282,10 +281,9 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
             line += f", TFLite {q} {r['label_agreement']:.4f} ({r['bytes'] / 1e6:.2f} MB)"
         log(f"{app} [{tag}]: {line} with the Keras model on {len(y_test)} test examples")
     metrics["seconds"] = round(time.perf_counter() - started, 2)
-    tmp = metrics["metrics_json"] + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2, sort_keys=True)
-    os.replace(tmp, metrics["metrics_json"])
+    from mmpretrain.atomic_files import atomic_write_json
+
+    atomic_write_json(metrics["metrics_json"], metrics)
     log(f"{app} [{tag}]: metrics {metrics['metrics_json']}, plot {png}")
     return metrics
 

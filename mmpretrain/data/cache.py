@@ -15,13 +15,12 @@ import hashlib
 import json
 import os
 import pathlib
-import tempfile
+
+from mmpretrain.atomic_files import atomic_write_json
 
 CACHE_ENV_VAR = "MMPRETRAIN_CACHE"
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 class SourceMissingError(ValueError):
@@ -68,28 +67,6 @@ def sha256_tree(folder):
         total += file.stat().st_size
         count += 1
     return {"sha256": digest.hexdigest(), "bytes": total, "files": count}
-
-
-def atomic_write_bytes(path, data):
-    """Writes `data` to `path` so that readers see the old file or the new one, never half."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path, obj):
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 class Manifest:

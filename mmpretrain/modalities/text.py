@@ -42,7 +42,6 @@ the same learner on the same word counts.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from typing import Any, Union
 
@@ -51,6 +50,8 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 from tensorflow_text.python.ops import bert_tokenizer as _bert_tokenizer
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as _bvfd
+
+from mmpretrain.atomic_files import atomic_write_text
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as _learner
 
 __all__ = [
@@ -349,19 +350,7 @@ def save_vocabulary(vocabulary: Iterable[str], path: PathLike) -> str:
     """
     vocab = validate_vocabulary(vocabulary)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write("\n".join(vocab) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_text(path, "\n".join(vocab) + "\n")
     return path
 
 

@@ -3,9 +3,9 @@
 import json
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
+
 
 # Keys that change the shapes or meaning of the weights: a checkpoint is refused if any differs.
 MODEL_KEYS = (
@@ -13,18 +13,6 @@ MODEL_KEYS = (
     "image_size", "image_patch_size", "image_channels", "audio_seconds", "audio_patch_frequency",
     "audio_patch_time", "n_mels", "max_predictions", "mix",
 )
-
-
-def atomic_write_text(path, text):
-    """Writes `text` to `path` via a temporary file and os.replace: never half-written."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def check_compatible(run_dir, config):

@@ -65,7 +65,7 @@ def summarize(run, history):
     if "text_accuracy" in last:
         baseline = run.text_unigram_baseline()
         if run.chief:
-            from mmpretrain.training.checkpoints import atomic_write_text
+            from mmpretrain.atomic_files import atomic_write_text
 
             atomic_write_text(os.path.join(run.run_dir, "baselines.json"), json.dumps(baseline, indent=2))
         lines.append(

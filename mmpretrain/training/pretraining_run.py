@@ -28,7 +28,8 @@ from mmpretrain.modalities.audio import AudioPreprocessor, SAMPLE_RATE
 from mmpretrain.modalities.image import ImagePreprocessor
 from mmpretrain.modalities.text import TextPreprocessor, learn_vocabulary, load_vocabulary, save_vocabulary
 from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
-from mmpretrain.training.checkpoints import CheckpointKeeper, atomic_write_text, check_compatible
+from mmpretrain.atomic_files import atomic_write_text
+from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible
 from mmpretrain.training.input_pipeline import MaskedBatches, build_table
 from mmpretrain.training.strategy import is_chief, task_of
 

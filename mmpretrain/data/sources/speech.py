@@ -31,7 +31,7 @@ from mmpretrain.data.audio_io import decode_wav_bytes
 from mmpretrain.data.audio_io import mix_noise
 from mmpretrain.data.audio_io import resample
 from mmpretrain.data.cache import SourceMissingError
-from mmpretrain.data.cache import atomic_write_bytes
+from mmpretrain.atomic_files import atomic_write_bytes
 from mmpretrain.data.cache import cache_dir
 from mmpretrain.data.data_splits import DataSplits
 from mmpretrain.data.fetch import DebianPackage

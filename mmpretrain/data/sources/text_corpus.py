@@ -23,7 +23,7 @@ import tarfile
 import warnings
 
 from mmpretrain.data.cache import SourceMissingError
-from mmpretrain.data.cache import atomic_write_bytes
+from mmpretrain.atomic_files import atomic_write_bytes
 from mmpretrain.data.cache import cache_dir
 from mmpretrain.data.data_splits import build_splits
 from mmpretrain.data.fetch import DebianPackage
