@@ -83,6 +83,28 @@ def _check_splits(app, splits, modality):
             raise ValueError(f"The {app} app needs a non-empty {name!r} split; received {splits!r}.")
 
 
+def best_validation_callback():
+    """A callback that keeps the weights of the epoch with the lowest validation loss and
+    restores them when `fit` ends (fine-tuning on few labels overfits within a few epochs).
+    Epochs without a validation pass (`validation_freq`) are ignored."""
+    import keras
+
+    class RestoreBestValidation(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best, self.best_epoch, self.weights = float("inf"), None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss")
+            if loss is not None and loss < self.best:
+                self.best, self.best_epoch, self.weights = loss, epoch + 1, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return RestoreBestValidation()
+
+
 def build_classifier(encoder_dir, config, modality, num_classes, freeze=False, from_scratch=False, seed=0):
     """(Keras model, encoder layer, head): raw input -> logits [B, num_classes]."""
     import keras
@@ -202,6 +224,7 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
     )
     fit_started = time.perf_counter()
     validation_freq = max(1, round(epochs / 10))  # at most ~10 validation passes per run
+    best = best_validation_callback()
     history = model.fit(
         _dataset(x_train, y_train, batch_size, shuffle_seed=seed),
         validation_data=_dataset(x_val, y_val, batch_size),
@@ -209,10 +232,12 @@ def train_classifier(app, splits, encoder=None, *, data_name=None, freeze=False,
         epochs=epochs,
         shuffle=False,  # the dataset shuffles itself (seeded, every epoch)
         verbose=2 if verbose >= 2 else 0,
+        callbacks=[best],
     ).history
     train_seconds = time.perf_counter() - fit_started
     history = {key: [float(v) for v in values] for key, values in history.items()}
     history["validation_epochs"] = [e for e in range(1, epochs + 1) if e % validation_freq == 0]
+    history["best_validation_epoch"] = best.best_epoch  # the weights evaluated and exported
 
     # === Evaluation on the held-out test split ===
     logits = model.predict(_dataset(x_test, batch_size=batch_size), verbose=0)
