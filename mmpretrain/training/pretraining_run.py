@@ -26,7 +26,13 @@ import keras
 from mmpretrain.backbone import MultimodalBackbone
 from mmpretrain.modalities.audio import AudioPreprocessor, SAMPLE_RATE
 from mmpretrain.modalities.image import ImagePreprocessor
-from mmpretrain.modalities.text import TextPreprocessor, learn_vocabulary, load_vocabulary, save_vocabulary
+from mmpretrain.modalities.text import (
+    RESERVED_TOKENS,
+    TextPreprocessor,
+    learn_vocabulary,
+    load_vocabulary,
+    save_vocabulary,
+)
 from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
 from mmpretrain.atomic_files import atomic_write_text
 from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible
@@ -135,7 +141,8 @@ class PretrainingRun:
         self.text_ids = None
         if "text" in self.preprocessors:
             p = self.preprocessors["text"]
-            self.text_ids = {"vocabulary_size": p.vocabulary_size, "mask_id": p.mask_id, "num_special": 5}
+            self.text_ids = {"vocabulary_size": p.vocabulary_size, "mask_id": p.mask_id,
+                             "num_special": len(RESERVED_TOKENS)}
         cycle = c.schedule()
         self.sources = {
             m: MaskedBatches(
@@ -253,7 +260,7 @@ class PretrainingRun:
         """Accuracy and loss of always predicting the training unigram distribution."""
         table = self.tables["text"]
         ids = table["token_ids"][table["padding_mask"]]
-        counts = np.bincount(ids[ids >= 5], minlength=self.text_ids["vocabulary_size"]).astype(np.float64)
+        counts = np.bincount(ids[ids >= len(RESERVED_TOKENS)], minlength=self.text_ids["vocabulary_size"]).astype(np.float64)
         probs = (counts + 1) / (counts + 1).sum()
         targets = []
         source = self.validation_sources["text"]
