@@ -273,18 +273,18 @@ class PretrainingRun:
             "text_unigram_loss": float(-np.mean(np.log(probs[targets]))),
         }
 
-    def _log_jsonl(self, name, record, truncate_after=None):
-        if not self.chief:
-            return
+    def _log_jsonl(self, name, record):
+        if self.chief:
+            with open(os.path.join(self.run_dir, name), "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _truncate_log(self, name, last_step):
+        """Drops the lines of `name` after `last_step` (written by a run killed after its checkpoint)."""
         path = os.path.join(self.run_dir, name)
-        if truncate_after is not None:
-            if os.path.exists(path):
-                with open(path) as f:
-                    lines = [line for line in f if json.loads(line)["step"] <= truncate_after]
-                atomic_write_text(path, "".join(lines))
-            return
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        if self.chief and os.path.exists(path):
+            with open(path) as f:
+                lines = [line for line in f if json.loads(line)["step"] <= last_step]
+            atomic_write_text(path, "".join(lines))
 
     def train(self, stop_after=None):
         """Trains to `config.steps` (or `stop_after` more steps), resuming from the last checkpoint."""
@@ -297,7 +297,7 @@ class PretrainingRun:
             print(f"Resuming from {restored} at step {start}/{c.steps}.")
         # Drop log lines the killed run wrote after its last checkpoint: the curve stays continuous.
         for name in ("train.jsonl", "eval.jsonl"):
-            self._log_jsonl(name, None, truncate_after=start)
+            self._truncate_log(name, start)
         writer = tf.summary.create_file_writer(os.path.join(self.run_dir, "logs")) if self.chief else None
         iterators = {
             m: self.sources[m].distributed(self.strategy, c.global_batch_size, self.batches_before(m, start))
