@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from mmpretrain.layers.transformer_block import TransformerBlock
-from mmpretrain.modalities.registry import embedding_class
+from mmpretrain.modalities.registry import get_modality
 from mmpretrain.presets import backbone_preset
 
 SHARING_MODES = ("full", "multiway")
@@ -27,8 +27,8 @@ class MultimodalBackbone(keras.Model):
     The trunk never branches on the modality, except that in `sharing="multiway"` mode each block
     routes its feed-forward to the modality's expert (BEiT-3), attention staying shared.
 
-    Call it as `backbone(inputs, modality="text")` where `inputs` is the preprocessor's dict:
-    `token_ids` (text) or `patches` (image, audio), optional `padding_mask` [B, N] (True = real),
+    Call it as `backbone(inputs, modality="text")` where `inputs` is the preprocessor's dict
+    (the modality record's `model_inputs`: `token_ids` for text, `patches` for image and audio), optional `padding_mask` [B, N] (True = real),
     optional `positions` [B, N] (patch/token indices, for MAE's visible-only encoding) and
     optional `segment_ids` (text pairs). Returns `{"sequence_output": [B, N, D],
     "pooled_output": [B, D]}`; pooling is the mean over real tokens.
@@ -68,7 +68,7 @@ class MultimodalBackbone(keras.Model):
 
         # === Layers ===
         self.embedders = {
-            name: embedding_class(name)(
+            name: get_modality(name).embedding_class(
                 hidden_dim=self.hidden_dim,
                 dropout=self.dropout,
                 dtype=self.dtype_policy,
@@ -116,21 +116,7 @@ class MultimodalBackbone(keras.Model):
                 f"This backbone has no modality {modality!r}; it was built with "
                 f"{sorted(self.embedders)}."
             )
-        if "token_ids" in inputs:
-            return self.embedders[modality](
-                inputs["token_ids"],
-                positions=inputs.get("positions"),
-                segment_ids=inputs.get("segment_ids"),
-                training=training,
-            )
-        if "patches" in inputs:
-            return self.embedders[modality](
-                inputs["patches"], positions=inputs.get("positions"), training=training
-            )
-        raise ValueError(
-            f"Inputs for modality {modality!r} need 'token_ids' or 'patches'; received keys "
-            f"{sorted(inputs)}."
-        )
+        return get_modality(modality).embed(self.embedders[modality], inputs, training=training)
 
     def encode_tokens(self, tokens, padding_mask, modality, training=None):
         """The shared trunk on already-embedded tokens [B, N, D] -> outputs dict."""
@@ -156,18 +142,7 @@ class MultimodalBackbone(keras.Model):
             raise ValueError(
                 f"This backbone has no modality {modality!r}; it was built with {sorted(self.embedders)}."
             )
-        if "vocabulary_size" in self.modalities[modality]:
-            inputs = {
-                "token_ids": keras.Input((None,), dtype="int32", name="token_ids"),
-                "padding_mask": keras.Input((None,), dtype="bool", name="padding_mask"),
-                "segment_ids": keras.Input((None,), dtype="int32", name="segment_ids"),
-            }
-        else:
-            patch_dim = self.modalities[modality]["patch_dim"]
-            inputs = {
-                "patches": keras.Input((None, patch_dim), dtype="float32", name="patches"),
-                "padding_mask": keras.Input((None,), dtype="bool", name="padding_mask"),
-            }
+        inputs = get_modality(modality).model_inputs(self.modalities[modality])
         outputs = self(inputs, modality=modality)
         return keras.Model(inputs, outputs, name=f"{modality}_encoder")
 

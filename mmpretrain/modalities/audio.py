@@ -1,566 +1,128 @@
-"""Audio front-end: float waveforms at 16 kHz -> log-mel spectrogram -> time x frequency patches.
+"""The audio modality record: 16 kHz waveforms -> log-mel patches, masked patch prediction.
 
-Three layers, from low to high:
-
-- `resample` / `load_audio` (numpy, librosa, soundfile): get any file or array to mono float32 at
-  16 kHz. They run in Python, outside graphs.
-- `log_mel_spectrogram` (TF ops only): [B, T] -> [B, frames, n_mels] in dB, matching
-  `librosa.power_to_db(librosa.feature.melspectrogram(..., center=True, pad_mode="constant"),
-  ref=1.0, amin=1e-10, top_db=80.0)` to ~1e-5 relative. Runs eagerly, in `tf.data`, in a
-  `tf.function` with unknown T, and converts to TFLite with builtin ops only.
-- `AudioPreprocessor` (a `tf.Module`, see modalities/README.md): log-mel -> normalised ->
-  non-overlapping patches + `padding_mask`.
-
-How the STFT is computed: the signal is zero-padded by n_fft // 2 on both sides (librosa's
-center=True, pad_mode="constant"), cut into frames with `tf.signal.frame` (frames = 1 + T // hop),
-and the windowed DFT is ONE matmul against a constant [n_fft, 2 * (n_fft // 2 + 1)] matrix that
-holds periodic-Hann-window * cos and -window * sin (built in float64, stored as float32). Power is
-re^2 + im^2; the mel filterbank is `librosa.filters.mel(...)` embedded as a constant matrix.
-Why not `tf.signal.stft`/`tf.signal.rfft`: with fft_length=400 they are exact in TensorFlow, but
-TFLite's RFFT2D kernel only accepts power-of-two lengths (it fails at run time: "IsPowerOfTwo
-(fft_length) was not true"), and the default fft_length of `tf.signal.stft` rounds 400 up to 512,
-which changes the frequency bins. The matmul DFT is exact, builtin-only (FULLY_CONNECTED /
-BATCH_MATMUL) and costs ~0.16 MFLOP per frame at n_fft=400 (~0.3 GFLOP for 10 s of audio).
-`tf.signal.linear_to_mel_weight_matrix` is not used: it differs from librosa's filterbank by
-~1.6e-2 relative.
+The parts live in `audio_io` (sample rate, decoding, resampling, batching), `audio_features`
+(log-mel in TF ops) and `audio_preprocessor` (`AudioPreprocessor`); their public names are
+re-exported here.
 """
 
-import functools
-import math
-import os
+import shutil
+import subprocess
 
 import numpy as np
 import tensorflow as tf
 
-SAMPLE_RATE = 16000
-ACCEPTED_FILE_FORMATS = ("wav", "flac", "ogg")
-
-# AudioPreprocessor normalisation: features = (dB + DB_OFFSET) / DB_SCALE. Speech at full scale
-# peaks around +10..+30 dB and the top_db floor sits 80 dB below the clip's peak, so features
-# land roughly in [-1.5, 1.75] (about [-0.75, 1.25] for a typical clip).
-DB_OFFSET = 40.0
-DB_SCALE = 40.0
-
-_AMIN = 1e-10  # power floor before the log, as librosa.power_to_db(amin=1e-10)
-_LARGE_NEGATIVE = -1e30  # stands in for -inf when masking frames out of a max
-
-
-# ----------------------------------------------------------------------------------------------
-# Constant matrices (numpy, cached; never mutate the returned arrays).
-# ----------------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=8)
-def _windowed_dft_matrix(n_fft):
-    """Periodic Hann window folded into a real DFT: [n_fft, 2 * K] float32, K = n_fft // 2 + 1.
-
-    frames @ matrix = [re_0 .. re_{K-1}, im_0 .. im_{K-1}] of rfft(window * frame).
-    """
-    import librosa
-
-    window = librosa.filters.get_window("hann", n_fft, fftbins=True).astype(np.float64)  # [n_fft]
-    n = np.arange(n_fft, dtype=np.float64)
-    k = np.arange(n_fft // 2 + 1, dtype=np.float64)
-    angle = 2.0 * np.pi * np.outer(n, k) / n_fft  # [n_fft, K]
-    cos = window[:, None] * np.cos(angle)
-    sin = -window[:, None] * np.sin(angle)
-    return np.concatenate([cos, sin], axis=1).astype(np.float32)  # [n_fft, 2K]
-
-
-@functools.lru_cache(maxsize=8)
-def _mel_matrix(sample_rate, n_fft, n_mels, fmin, fmax):
-    """librosa's (Slaney-normalised) mel filterbank, transposed: [K, n_mels] float32."""
-    import librosa
-
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return np.ascontiguousarray(fb.T, dtype=np.float32)  # [K, M]
-
-
-# ----------------------------------------------------------------------------------------------
-# Input validation (shared by log_mel_spectrogram and AudioPreprocessor).
-# ----------------------------------------------------------------------------------------------
-
-
-def _int_pcm_message(dtype_name, bits):
-    if dtype_name in ("int16", "int32"):
-        fix = f"`waveform.astype(np.float32) / {2 ** (bits - 1)}`"
-    else:
-        fix = "scaling to float32 in [-1, 1] (16-bit PCM: `waveform.astype(np.float32) / 32768`)"
-    return (
-        f"Waveforms must be floating point samples in [-1, 1]; received integer samples "
-        f"(dtype {dtype_name}). Accepted dtypes: float32 (float16/float64 are cast). Convert by "
-        f"{fix}, or load the file with mmpretrain.modalities.audio.load_audio(path)."
-    )
-
-
-def _to_float_tensor(waveforms):
-    """Any array-like -> float32 tf.Tensor; ValueError for integer, bool, complex or string data."""
-    if isinstance(waveforms, (tf.Tensor, tf.Variable)) or tf.is_tensor(waveforms):
-        dtype = tf.as_dtype(waveforms.dtype)
-        if dtype.is_integer:
-            raise ValueError(_int_pcm_message(dtype.name, dtype.size * 8))
-        if not dtype.is_floating:
-            raise ValueError(
-                f"Waveforms must be float32 samples in [-1, 1]; received a tensor of dtype "
-                f"{dtype.name}. Accepted: float32 (float16/float64 are cast)."
-            )
-        return tf.cast(waveforms, tf.float32)
-    array = np.asarray(waveforms)
-    if np.issubdtype(array.dtype, np.integer):
-        raise ValueError(_int_pcm_message(array.dtype.name, array.dtype.itemsize * 8))
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(
-            f"Waveforms must be float32 samples in [-1, 1]; received an array of dtype "
-            f"{array.dtype} (shape {array.shape}). Accepted: float32 (float16/float64 are cast); "
-            "for audio files use mmpretrain.modalities.audio.load_audio(path)."
-        )
-    return tf.convert_to_tensor(array.astype(np.float32, copy=False))
-
-
-_NON_FINITE_MESSAGE = (
-    "Waveforms must be finite; received NaN or Inf samples. Accepted: finite float32 samples "
-    "(padding included; pad with zeros). Fix the source, e.g. np.nan_to_num(waveform), or drop "
-    "the clip."
+from mmpretrain.layers.patch_embedding import PatchEmbedding
+from mmpretrain.modalities import audio_io
+from mmpretrain.modalities.audio_features import DB_OFFSET, DB_SCALE, log_mel_spectrogram
+from mmpretrain.modalities.audio_io import (
+    ACCEPTED_FILE_FORMATS,
+    SAMPLE_RATE,
+    load_audio,
+    pad_batch,
+    resample,
 )
-_EMPTY_MESSAGE = (
-    "Received a zero-length clip (0 samples); accepted: clips with at least 1 sample. Drop empty "
-    "clips before preprocessing."
-)
-_LENGTHS_MESSAGE = (
-    "lengths must give each row's number of valid samples, 1 <= lengths[i] <= T (the padded "
-    "width of `waveforms`)."
-)
+from mmpretrain.modalities.audio_preprocessor import AudioPreprocessor
+from mmpretrain.modalities.modality import Modality
+from mmpretrain.objectives.masked_patch_objective import MaskedPatchObjective
+
+__all__ = [
+    "ACCEPTED_FILE_FORMATS", "DB_OFFSET", "DB_SCALE", "SAMPLE_RATE", "AudioModality",
+    "AudioPreprocessor", "load_audio", "log_mel_spectrogram", "pad_batch", "resample",
+    "sample_audio",
+]
+
+SPOKEN_WORDS = ("yes", "no", "seven", "stop", "left", "hello world")
 
 
-def _prepare(waveforms, lengths):
-    """Validates and batches. Returns (x float32 [B, T], lengths int32 [B], was_rank_1).
-
-    Eagerly every check raises ValueError; in a graph the value checks are tf.debugging
-    assertions carrying the same message (InvalidArgumentError at run time).
-    """
-    x = _to_float_tensor(waveforms)
-    rank = x.shape.rank
-    if rank is None or rank not in (1, 2):
-        shape = "of unknown rank" if rank is None else str(x.shape.as_list())
-        raise ValueError(
-            f"Waveforms must have shape [T] (one clip) or [B, T] (a padded batch); received shape "
-            f"{shape}. Mix multichannel audio to mono first (load_audio does), and in a "
-            "tf.function give the input_signature a known rank, e.g. tf.TensorSpec([None, None], "
-            "tf.float32)."
-        )
-    was_rank_1 = rank == 1
-    if was_rank_1:
-        x = tf.expand_dims(x, 0)  # [1, T]
-    eager = tf.executing_eagerly()
-    if x.shape[1] == 0:
-        raise ValueError(_EMPTY_MESSAGE + f" Received waveforms of shape {x.shape.as_list()}.")
-    batch, width = tf.shape(x)[0], tf.shape(x)[1]
-
-    if lengths is None:
-        lengths = tf.fill([batch], width)  # [B]
-    else:
-        if tf.is_tensor(lengths):
-            if not tf.as_dtype(lengths.dtype).is_integer:
-                raise ValueError(
-                    f"lengths must be integers (valid samples per row); received dtype "
-                    f"{tf.as_dtype(lengths.dtype).name}."
-                )
-        else:
-            lengths = np.asarray(lengths)
-            if not np.issubdtype(lengths.dtype, np.integer):
-                raise ValueError(
-                    f"lengths must be integers (valid samples per row); received {lengths!r} "
-                    f"of dtype {lengths.dtype}."
-                )
-        lengths = tf.cast(lengths, tf.int32)
-        if was_rank_1 and lengths.shape.rank == 0:
-            lengths = tf.expand_dims(lengths, 0)
-        if lengths.shape.rank != 1:
-            raise ValueError(
-                f"lengths must have shape [B] (one count per row); received shape "
-                f"{lengths.shape.as_list() if lengths.shape.rank is not None else 'unknown'}."
-            )
-        if eager:
-            got = lengths.numpy()
-            if got.shape[0] != x.shape[0]:
-                raise ValueError(
-                    f"lengths must have one entry per batch row; received {got.shape[0]} lengths "
-                    f"for waveforms of shape {x.shape.as_list()}."
-                )
-            if (got <= 0).any():
-                rows = np.flatnonzero(got <= 0).tolist()
-                raise ValueError(
-                    _EMPTY_MESSAGE + f" Received lengths {got.tolist()} (rows {rows})."
-                )
-            if (got > x.shape[1]).any():
-                raise ValueError(
-                    _LENGTHS_MESSAGE + f" Received lengths {got.tolist()} for T={x.shape[1]}."
-                )
-
-    if eager:
-        finite = tf.math.is_finite(x).numpy()
-        if not finite.all():
-            values = x.numpy()
-            rows = np.flatnonzero(~finite.all(axis=1)).tolist()
-            raise ValueError(
-                _NON_FINITE_MESSAGE
-                + f" Received {int(np.isnan(values).sum())} NaN and {int(np.isinf(values).sum())} "
-                f"Inf sample(s) in batch row(s) {rows}."
-            )
-        return x, lengths, was_rank_1
-
-    checks = [
-        tf.debugging.assert_positive(width, message=_EMPTY_MESSAGE),
-        tf.debugging.assert_equal(tf.shape(lengths)[0], batch, message=_LENGTHS_MESSAGE),
-        tf.debugging.assert_positive(lengths, message=_EMPTY_MESSAGE),
-        tf.debugging.assert_less_equal(lengths, width, message=_LENGTHS_MESSAGE),
-    ]
-    with tf.control_dependencies(checks):
-        x = tf.debugging.assert_all_finite(x, _NON_FINITE_MESSAGE)
-        lengths = tf.identity(lengths)
-    return x, lengths, was_rank_1
+def _spoken(word, sample_rate):
+    result = subprocess.run(["espeak-ng", "--stdout", word], capture_output=True, timeout=30)
+    if result.returncode != 0 or len(result.stdout) <= 44:
+        return None
+    audio, rate = audio_io.decode_wav_bytes(result.stdout)
+    return resample(audio, rate, sample_rate, clip=True)
 
 
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer; received {value!r}.")
-    return int(value)
+def _tone(index, sample_rate):
+    t = np.arange(int(sample_rate * (0.4 + 0.15 * index))) / sample_rate
+    base = 110.0 * (1 + index)
+    wave = sum(np.sin(2 * np.pi * base * k * t) / k for k in range(1, 6))
+    return (0.2 * wave * np.hanning(len(t))).astype(np.float32)
 
 
-# ----------------------------------------------------------------------------------------------
-# Log-mel spectrogram (TF ops).
-# ----------------------------------------------------------------------------------------------
+def sample_audio(sample_rate=SAMPLE_RATE, max_seconds=None):
+    """{"waveforms": float32 [B, T] zero-padded, "lengths": int32 [B]}: words spoken by
+    espeak-ng, of several lengths (a few harmonic tones when espeak-ng is not installed)."""
+    clips = []
+    if shutil.which("espeak-ng"):
+        clips = [c for c in (_spoken(w, sample_rate) for w in SPOKEN_WORDS) if c is not None and len(c)]
+    if len(clips) < 2:
+        clips = [_tone(i, sample_rate) for i in range(4)]
+    max_samples = int(round(max_seconds * sample_rate)) if max_seconds else None
+    return pad_batch(clips, max_samples)
 
 
-def _log_mel(x, lengths, sample_rate, n_fft, hop_length, n_mels, fmin, fmax, top_db):
-    """Core, no validation. x: float32 [B, T]; lengths: int32 [B] or None -> dB [B, F, M]."""
-    k = n_fft // 2 + 1
-    if lengths is not None:
-        # Zero the padding so each row equals its unpadded clip followed by silence: frames that
-        # overlap the clip's end then match librosa on the clip alone.
-        valid = tf.sequence_mask(lengths, tf.shape(x)[1])  # [B, T]
-        x = tf.where(valid, x, tf.zeros_like(x))
-    pad = n_fft // 2
-    x = tf.pad(x, [[0, 0], [pad, pad]])  # [B, T + 2 * pad], center=True, pad_mode="constant"
-    frames = tf.signal.frame(x, n_fft, hop_length, axis=-1)  # [B, F, n_fft], F = 1 + T // hop
-    batch, num_frames = tf.shape(frames)[0], tf.shape(frames)[1]
+class AudioModality(Modality):
+    name = "audio"
+    embedding_class = PatchEmbedding
+    preprocessor_class = AudioPreprocessor
+    objective = MaskedPatchObjective()
+    accepted = audio_io.AUDIO_ACCEPTED
 
-    dft = tf.constant(_windowed_dft_matrix(n_fft))  # [n_fft, 2K]
-    spectrum = tf.matmul(tf.reshape(frames, [-1, n_fft]), dft)  # [B*F, 2K]
-    power = tf.square(spectrum[:, :k]) + tf.square(spectrum[:, k:])  # [B*F, K]
-    mel_fb = tf.constant(_mel_matrix(int(sample_rate), n_fft, n_mels, float(fmin), float(fmax)))
-    mel = tf.matmul(power, mel_fb)  # [B*F, M]
-    mel = tf.reshape(mel, tf.stack([batch, num_frames, n_mels]))  # [B, F, M]
-
-    # power_to_db with ref=1.0: 10 * log10(max(amin, S)) - 10 * log10(max(amin, ref)) = first term
-    db = (10.0 / math.log(10.0)) * tf.math.log(tf.maximum(mel, _AMIN))  # [B, F, M]
-    if top_db is None:
-        return db
-    if lengths is None:
-        peak = tf.reduce_max(db, axis=[1, 2], keepdims=True)  # [B, 1, 1]
-    else:
-        frame_valid = tf.sequence_mask(1 + lengths // hop_length, num_frames)  # [B, F]
-        low = tf.fill(tf.shape(db), _LARGE_NEGATIVE)
-        masked = tf.where(tf.expand_dims(frame_valid, -1), db, low)  # [B, F, M]
-        peak = tf.reduce_max(masked, axis=[1, 2], keepdims=True)  # [B, 1, 1]
-    return tf.maximum(db, peak - float(top_db))  # [B, F, M]
-
-
-def log_mel_spectrogram(
-    waveforms,
-    sample_rate=16000,
-    n_fft=400,
-    hop_length=160,
-    n_mels=64,
-    fmin=0.0,
-    fmax=8000.0,
-    top_db=80.0,
-    lengths=None,
-):
-    """Log-mel spectrogram in dB, in TF ops, equal to librosa's (see the module docstring).
-
-    Matches, per clip, `librosa.power_to_db(librosa.feature.melspectrogram(y=clip, sr=sample_rate,
-    n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, center=True,
-    pad_mode="constant", power=2.0), ref=1.0, amin=1e-10, top_db=top_db).T`.
-
-    Args:
-        waveforms: float32 [B, T] (or one clip [T]); numpy or tf. Not resampled: `sample_rate`
-            only shapes the mel filterbank.
-        sample_rate, n_fft, hop_length, n_mels, fmin, fmax: as in librosa.
-        top_db: per-example floor: each clip is clipped at (its peak dB over its valid frames)
-            - top_db. None disables the floor.
-        lengths: optional int [B], valid samples per row (the rest is padding and is zeroed);
-            row i then has 1 + lengths[i] // hop_length valid frames, equal to librosa on
-            clip[:lengths[i]], and its top_db floor is taken over those frames only. Later
-            frames are those of the clip followed by zeros: silence at the row's floor once a
-            frame starts past the clip's end.
-
-    Returns:
-        float32 [B, 1 + T // hop_length, n_mels] ([frames, n_mels] for a [T] input).
-    """
-    n_fft = _check_positive_int("n_fft", n_fft)
-    hop_length = _check_positive_int("hop_length", hop_length)
-    n_mels = _check_positive_int("n_mels", n_mels)
-    sample_rate = _check_positive_int("sample_rate", sample_rate)
-    if top_db is not None and top_db < 0:
-        raise ValueError(f"top_db must be >= 0 or None; received {top_db!r}.")
-    if not 0.0 <= fmin < fmax <= sample_rate / 2.0:
-        raise ValueError(
-            f"Need 0 <= fmin < fmax <= sample_rate / 2; received fmin={fmin}, fmax={fmax}, "
-            f"sample_rate={sample_rate}."
-        )
-    given_lengths = lengths is not None
-    x, lengths, was_rank_1 = _prepare(waveforms, lengths)
-    lengths = lengths if given_lengths else None
-    db = _log_mel(x, lengths, sample_rate, n_fft, hop_length, n_mels, fmin, fmax, top_db)
-    return db[0] if was_rank_1 else db
-
-
-# ----------------------------------------------------------------------------------------------
-# The preprocessor.
-# ----------------------------------------------------------------------------------------------
-
-
-class AudioPreprocessor(tf.Module):
-    """float32 waveforms at 16 kHz [B, T] (or one [T]) -> `patches` [B, N, pf*pt] + `padding_mask`.
-
-    Steps, all TF ops (eager, tf.data, exported graphs):
-
-    1. Validate (ValueError eagerly; tf.debugging assertions with the same text in graphs).
-    2. Crop: keep the first `max_seconds` of each clip (max_samples = round(max_seconds * sr));
-       `lengths` are capped the same way. Shorter clips are not padded up to max_seconds.
-    3. Log-mel in dB (`log_mel_spectrogram`, n_fft/hop/n_mels, fmin=0, fmax=sr/2, top_db=80,
-       floor per clip over its valid frames): [B, F, M], F = 1 + T // hop_length.
-    4. Normalise: (dB + 40) / 40 (DB_OFFSET, DB_SCALE), roughly unit scale. This is a fixed
-       affine map, so loudness is kept: amplitudes outside [-1, 1] are accepted, and a gain g
-       shifts every value by 20 * log10(g) / 40 (the top_db floor follows the clip's peak).
-    5. Frames past a clip's valid frames (1 + lengths[i] // hop_length) and the frames added to
-       reach a multiple of patch_time are set to that clip's minimum (its floor): they read as
-       silence.
-    6. Cut into non-overlapping patch_time x patch_frequency patches, time-major:
-       patch index = t * (n_mels // patch_frequency) + f; inside a patch values are ordered
-       [time, frequency] (frame-major). N = ceil(F / patch_time) * (n_mels // patch_frequency).
-
-    `padding_mask[b, n]` is True for a real patch: one whose first frame t * patch_time is among
-    clip b's valid frames. Every accepted clip has >= 1 sample, hence >= 1 real patch row.
-
-    Args:
-        sample_rate: the rate waveforms must already have (16000 for the shared models).
-        n_mels, n_fft, hop_length: log-mel parameters (10 ms hop, 25 ms window at 16 kHz).
-        patch_frequency: mel bins per patch; must divide n_mels.
-        patch_time: frames per patch.
-        max_seconds: longer clips are cropped to their first max_seconds; sets `max_patches`.
-    """
-
-    def __init__(
-        self,
-        sample_rate=16000,
-        n_mels=64,
-        n_fft=400,
-        hop_length=160,
-        patch_frequency=16,
-        patch_time=16,
-        max_seconds=10.0,
-        name=None,
-    ):
-        super().__init__(name=name)
-        self.sample_rate = _check_positive_int("sample_rate", sample_rate)
-        self.n_mels = _check_positive_int("n_mels", n_mels)
-        self.n_fft = _check_positive_int("n_fft", n_fft)
-        self.hop_length = _check_positive_int("hop_length", hop_length)
-        self.patch_frequency = _check_positive_int("patch_frequency", patch_frequency)
-        self.patch_time = _check_positive_int("patch_time", patch_time)
-        if self.n_mels % self.patch_frequency:
-            raise ValueError(
-                f"n_mels must be divisible by patch_frequency; received n_mels={n_mels}, "
-                f"patch_frequency={patch_frequency}. Pick e.g. n_mels="
-                f"{(self.n_mels // self.patch_frequency + 1) * self.patch_frequency} or a "
-                f"patch_frequency that divides {n_mels}."
-            )
-        if not (isinstance(max_seconds, (int, float, np.number)) and max_seconds > 0):
-            raise ValueError(f"max_seconds must be a positive number; received {max_seconds!r}.")
-        self.max_seconds = float(max_seconds)
-        self.max_samples = int(round(self.max_seconds * self.sample_rate))
-        if self.max_samples < 1:
-            raise ValueError(
-                f"max_seconds={max_seconds} keeps less than one sample at {sample_rate} Hz."
-            )
-        # Build (and check) the constant matrices now rather than at the first call.
-        _windowed_dft_matrix(self.n_fft)
-        _mel_matrix(self.sample_rate, self.n_fft, self.n_mels, 0.0, self.sample_rate / 2.0)
-
-    # --- sizes ---
-
-    @property
-    def frequency_patches(self):
-        """Patches along the mel axis: n_mels // patch_frequency."""
-        return self.n_mels // self.patch_frequency
-
-    @property
-    def patch_dim(self):
-        return self.patch_frequency * self.patch_time
-
-    @property
-    def max_frames(self):
-        """Frames of a max_seconds clip: 1 + max_samples // hop_length."""
-        return 1 + self.max_samples // self.hop_length
-
-    @property
-    def max_patches(self):
-        """Patches of a max_seconds clip (and the most any clip yields after cropping)."""
-        return -(-self.max_frames // self.patch_time) * self.frequency_patches
-
-    def num_patches(self, num_samples):
-        """Patches produced for a (padded) width of `num_samples` samples (Python ints)."""
-        frames = 1 + min(int(num_samples), self.max_samples) // self.hop_length
-        return -(-frames // self.patch_time) * self.frequency_patches
-
-    # --- the transform ---
-
-    def __call__(self, waveforms, lengths=None, sample_rate=16000):
-        """Returns {"patches": float32 [B, N, pf*pt], "padding_mask": bool [B, N]}.
-
-        Args:
-            waveforms: float32 [B, T] (zero-padded batch) or [T]; numpy or tf.
-            lengths: optional int [B]: valid samples per row (default: all T).
-            sample_rate: the rate of `waveforms`; must equal the preprocessor's (16000).
-        """
-        if sample_rate != self.sample_rate:
-            raise ValueError(
-                f"Waveforms must be sampled at {self.sample_rate} Hz; received "
-                f"sample_rate={sample_rate!r}. Resample first: "
-                f"mmpretrain.modalities.audio.resample(waveform, orig_sr={sample_rate!r}, "
-                f"target_sr={self.sample_rate}), or load files with "
-                f"mmpretrain.modalities.audio.load_audio(path, target_sr={self.sample_rate})."
-            )
-        x, lengths, _ = _prepare(waveforms, lengths)  # x: [B, T], lengths: [B]
-        x = x[:, : self.max_samples]
-        lengths = tf.minimum(lengths, self.max_samples)
-        db = _log_mel(
-            x, lengths, self.sample_rate, self.n_fft, self.hop_length, self.n_mels,
-            0.0, self.sample_rate / 2.0, 80.0,
-        )  # [B, F, M]
-        features = (db + DB_OFFSET) / DB_SCALE  # [B, F, M]
-
-        pt = self.patch_time
-        num_frames = tf.shape(features)[1]
-        time_patches = (num_frames + pt - 1) // pt
-        valid_frames = 1 + lengths // self.hop_length  # [B]
-        features = tf.pad(features, [[0, 0], [0, time_patches * pt - num_frames], [0, 0]])
-        frame_valid = tf.sequence_mask(valid_frames, time_patches * pt)  # [B, Fp]
-        frame_valid = tf.expand_dims(frame_valid, -1)  # [B, Fp, 1]
-        floor = tf.reduce_min(
-            tf.where(frame_valid, features, tf.fill(tf.shape(features), -_LARGE_NEGATIVE)),
-            axis=[1, 2], keepdims=True,
-        )  # [B, 1, 1]
-        features = tf.where(frame_valid, features, tf.broadcast_to(floor, tf.shape(features)))
-
-        patches = self.patchify(features)  # [B, N, pt*pf]
-        valid_rows = tf.sequence_mask((valid_frames + pt - 1) // pt, time_patches)  # [B, nt]
-        mask = tf.broadcast_to(
-            tf.expand_dims(valid_rows, -1),
-            tf.stack([tf.shape(valid_rows)[0], time_patches, self.frequency_patches]),
-        )  # [B, nt, nf]
-        mask = tf.reshape(mask, tf.shape(patches)[:2])  # [B, N]
-        return {"patches": patches, "padding_mask": mask}
-
-    def patchify(self, features):
-        """[B, nt*pt, M] -> [B, nt*nf, pt*pf], time-major patches, [time, freq] inside a patch."""
-        pt, pf, nf = self.patch_time, self.patch_frequency, self.frequency_patches
-        batch = tf.shape(features)[0]
-        time_patches = tf.shape(features)[1] // pt
-        x = tf.reshape(features, tf.stack([batch, time_patches, pt, nf, pf]))  # [B, nt, pt, nf, pf]
-        x = tf.transpose(x, [0, 1, 3, 2, 4])  # [B, nt, nf, pt, pf]
-        return tf.reshape(x, tf.stack([batch, time_patches * nf, pt * pf]))
-
-    def unpatchify(self, patches):
-        """Inverse of `patchify`: [B, nt*nf, pt*pf] -> [B, nt*pt, M] (normalised log-mel)."""
-        pt, pf, nf = self.patch_time, self.patch_frequency, self.frequency_patches
-        batch = tf.shape(patches)[0]
-        time_patches = tf.shape(patches)[1] // nf
-        x = tf.reshape(patches, tf.stack([batch, time_patches, nf, pt, pf]))  # [B, nt, nf, pt, pf]
-        x = tf.transpose(x, [0, 1, 3, 2, 4])  # [B, nt, pt, nf, pf]
-        return tf.reshape(x, tf.stack([batch, time_patches * pt, self.n_mels]))
-
-    # --- config ---
-
-    def embedding_config(self):
-        return {"patch_dim": self.patch_dim, "max_patches": self.max_patches}
-
-    def get_config(self):
+    def input_spec(self, preprocessor):
         return {
-            "sample_rate": self.sample_rate,
-            "n_mels": self.n_mels,
-            "n_fft": self.n_fft,
-            "hop_length": self.hop_length,
-            "patch_frequency": self.patch_frequency,
-            "patch_time": self.patch_time,
-            "max_seconds": self.max_seconds,
+            "waveforms": tf.TensorSpec([None, None], tf.float32, name="waveforms"),
+            "lengths": tf.TensorSpec([None], tf.int32, name="lengths"),
         }
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    def decode(self, inputs, what, info):
+        return audio_io.waveforms(inputs, what, int(info.get("sample_rate", SAMPLE_RATE)))
 
+    def collate(self, examples, info):
+        """Zero-padded [B, T] + lengths, cut to the model's max_audio_seconds; `fixed_width`
+        pads every batch to that width."""
+        seconds = info.get("max_audio_seconds")
+        max_samples = int(round(float(seconds) * SAMPLE_RATE)) if seconds else None
+        batch = pad_batch(examples, max_samples, fixed_width=bool(info.get("fixed_width")))
+        return [(list(range(len(examples))), batch)]
 
-# ----------------------------------------------------------------------------------------------
-# Files and resampling (numpy; outside graphs).
-# ----------------------------------------------------------------------------------------------
+    def claims(self, value):
+        return isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)
 
-
-def resample(waveform, orig_sr, target_sr=SAMPLE_RATE):
-    """Resamples along the last axis with librosa (soxr_hq). Returns np.float32 [..., T'].
-
-    T' = ceil(T * target_sr / orig_sr). Integer PCM is refused (divide by 32768 first).
-    """
-    if tf.is_tensor(waveform):
-        waveform = waveform.numpy()
-    array = np.asarray(waveform)
-    if np.issubdtype(array.dtype, np.integer):
-        raise ValueError(_int_pcm_message(array.dtype.name, array.dtype.itemsize * 8))
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"resample needs float samples; received dtype {array.dtype}.")
-    for name, rate in (("orig_sr", orig_sr), ("target_sr", target_sr)):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) or rate <= 0:
-            raise ValueError(f"{name} must be a positive sample rate in Hz; received {rate!r}.")
-    if array.ndim == 0 or array.shape[-1] == 0:
-        raise ValueError(
-            f"Cannot resample an empty clip; received shape {array.shape}. Accepted: [..., T] "
-            "with T >= 1."
+    def build_preprocessor(self, config, examples, run_dir, chief):
+        return AudioPreprocessor(
+            n_mels=config.n_mels,
+            patch_frequency=config.audio_patch_frequency,
+            patch_time=config.audio_patch_time,
+            max_seconds=config.audio_seconds,
         )
-    array = array.astype(np.float32, copy=False)
-    if orig_sr == target_sr:
-        return array.copy()
-    import librosa
 
-    out = librosa.resample(array, orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq", axis=-1)
-    return np.asarray(out, dtype=np.float32)
+    def pretraining_info(self, config):
+        return {"max_audio_seconds": config.audio_seconds, "fixed_width": True}
 
+    def default_pretraining_splits(self, config, progress):
+        from mmpretrain import data
 
-def load_audio(path, target_sr=SAMPLE_RATE):
-    """Reads wav/flac/ogg with soundfile, mixes to mono, resamples. Returns np.float32 [T].
-
-    Raises ValueError for a missing, unreadable or empty file.
-    """
-    import soundfile
-
-    accepted = ", ".join(ACCEPTED_FILE_FORMATS)
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ValueError(
-            f"could not decode {path!r}: no such file; accepted: {accepted} files "
-            "(anything libsndfile reads)."
+        total = config.audio_examples + config.validation_examples
+        # Synthesized speech splits ~80/10/10: ask for enough sentences to fill train and validation.
+        return data.load_spoken_sentences(
+            num_sentences=int(total * 1.25), seed=config.seed, max_seconds=config.audio_seconds,
+            progress=progress,
         )
-    try:
-        data, sr = soundfile.read(path, dtype="float32", always_2d=True)  # [T, C]
-    except (RuntimeError, TypeError, ValueError) as err:  # LibsndfileError is a RuntimeError
-        raise ValueError(
-            f"could not decode {path!r} ({err}); accepted: {accepted}. Convert other formats, "
-            "e.g. `sox in.mp3 -r 16000 -c 1 out.wav`."
-        ) from err
-    if data.shape[0] == 0:
-        raise ValueError(
-            f"{path!r} decodes to 0 samples; accepted: audio with at least 1 sample."
-        )
-    mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]  # [T]
-    return resample(mono, sr, target_sr)
+
+    def user_pretraining_splits(self, source, config):
+        from mmpretrain import data
+
+        return data.load_audio_folder(source, seed=config.seed)
+
+    def sample_batch(self, preprocessor):
+        return sample_audio(preprocessor.sample_rate)
+
+    def slice_batch(self, batch, count):
+        width = int(np.max(batch["lengths"][:count]))
+        return {"waveforms": batch["waveforms"][:count, :width], "lengths": batch["lengths"][:count]}
+
+    def int8_keeps_float(self):
+        return True  # 8-bit DFT and mel matrices wreck the features
+
+    def export_config(self, preprocessor):
+        return {"sample_rate": preprocessor.sample_rate, "max_audio_seconds": preprocessor.max_seconds}

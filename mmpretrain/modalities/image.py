@@ -1,113 +1,103 @@
-"""Image front-end: uint8 images of any size, 1 or 3 channels -> flattened patches."""
+"""The image modality record: uint8 images -> patches, masked patch prediction (MAE)."""
 
 import numpy as np
 import tensorflow as tf
 
-ACCEPTED_CHANNELS = (1, 3, 4)
+from mmpretrain.layers.patch_embedding import PatchEmbedding
+from mmpretrain.modalities import image_io
+from mmpretrain.modalities.image_preprocessor import ImagePreprocessor
+from mmpretrain.modalities.modality import Modality
+from mmpretrain.objectives.masked_patch_objective import MaskedPatchObjective
+
+__all__ = ["ImageModality", "ImagePreprocessor", "sample_images"]
 
 
-class ImagePreprocessor(tf.Module):
-    """uint8 [B, H, W, C] (or one [H, W, C]) -> `patches` [B, N, P*P*channels] + `padding_mask`.
+def sample_images(image_size, channels, count=8):
+    """uint8 [count, S, S, C]: scikit-learn's handwritten digits (real 8x8 scans) resized to S."""
+    from sklearn.datasets import load_digits
 
-    Steps, all TF ops (eager, tf.data, exported graphs): convert channels (gray -> RGB by
-    repetition, RGB -> gray by luma, RGBA drops alpha), resize to `image_size` x `image_size`
-    (bilinear, antialiased), scale to [-1, 1], cut into non-overlapping `patch_size` squares in
-    row-major order: N = (image_size / patch_size) ** 2.
+    digits = load_digits().images[:count]  # [B, 8, 8] in 0..16
+    images = tf.constant(digits[..., None] / 16.0, tf.float32)  # [B, 8, 8, 1] in [0, 1]
+    if image_size != 8:
+        images = tf.image.resize(images, (image_size, image_size), antialias=True)
+    if channels == 3:
+        images = tf.tile(images, [1, 1, 1, 3])
+    return np.clip(np.round(images.numpy() * 255.0), 0, 255).astype(np.uint8)
 
-    Args:
-        image_size: side of the square the image is resized to.
-        patch_size: side of a patch; must divide image_size.
-        channels: 1 (grayscale model) or 3 (RGB model).
-    """
 
-    def __init__(self, image_size=32, patch_size=4, channels=3, name=None):
-        super().__init__(name=name)
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3; received {channels!r}.")
-        if patch_size <= 0 or image_size <= 0 or image_size % patch_size:
-            raise ValueError(
-                f"patch_size must divide image_size; received image_size={image_size}, "
-                f"patch_size={patch_size}."
-            )
-        self.image_size = int(image_size)
-        self.patch_size = int(patch_size)
-        self.channels = int(channels)
+def resize_all(images, image_size, channels):
+    """Differently sized uint8 images -> one uint8 array [N, S, S, C] (bilinear, antialiased)."""
+    if not len(images):
+        return np.zeros((0, image_size, image_size, channels), np.uint8)
+    return np.stack([
+        tf.cast(tf.image.resize(np.asarray(im), (image_size, image_size), antialias=True), tf.uint8).numpy()
+        for im in images
+    ])
 
-    @property
-    def num_patches(self):
-        return (self.image_size // self.patch_size) ** 2
 
-    @property
-    def patch_dim(self):
-        return self.patch_size * self.patch_size * self.channels
+class ImageModality(Modality):
+    name = "image"
+    embedding_class = PatchEmbedding
+    preprocessor_class = ImagePreprocessor
+    objective = MaskedPatchObjective()
+    accepted = image_io.IMAGE_ACCEPTED
 
-    def _validate(self, images):
-        if images.dtype != tf.uint8:
-            raise ValueError(
-                f"Images must be uint8 with values 0..255; received dtype {images.dtype.name}. "
-                "Convert with np.asarray(x * 255, np.uint8) for floats in [0, 1]."
-            )
-        rank = images.shape.rank
-        if rank not in (3, 4):
-            raise ValueError(
-                f"Images must have rank 3 [H, W, C] or 4 [B, H, W, C]; received shape "
-                f"{images.shape.as_list() if rank is not None else 'of unknown rank'}. "
-                "Add a channel axis to a grayscale [H, W] image."
-            )
-        channels = images.shape[-1]
-        if channels is not None and channels not in ACCEPTED_CHANNELS:
-            raise ValueError(
-                f"Images must have 1, 3 or 4 channels in the last axis; received shape "
-                f"{images.shape.as_list()}."
-            )
-        if tf.executing_eagerly() and 0 in images.shape.as_list():
-            raise ValueError(f"Received an empty image batch or image of shape {images.shape.as_list()}.")
+    def input_spec(self, preprocessor):
+        return tf.TensorSpec([None, None, None, preprocessor.channels], tf.uint8, name="images")
 
-    def _to_channels(self, images):
-        # images: [B, H, W, C] float32 in [0, 1]
-        channels = images.shape[-1]
-        if channels == 4:
-            images, channels = images[..., :3], 3
-        if channels == self.channels:
-            return images
-        if self.channels == 3:
-            return tf.tile(images, [1, 1, 1, 3])
-        return tf.image.rgb_to_grayscale(images)
+    def decode(self, inputs, what, info):
+        return image_io.images(inputs, what, int(info["image_channels"]))
 
-    def __call__(self, images):
-        if not isinstance(images, tf.Tensor):
-            images = tf.convert_to_tensor(np.asarray(images))
-        self._validate(images)
-        if images.shape.rank == 3:
-            images = images[tf.newaxis]
-        x = tf.cast(images, tf.float32) / 255.0  # [B, H, W, C]
-        x = self._to_channels(x)
-        x = tf.image.resize(x, (self.image_size, self.image_size), antialias=True)
-        x = tf.clip_by_value(x, 0.0, 1.0) * 2.0 - 1.0
-        patches = self.patchify(x)
-        mask = tf.ones(tf.shape(patches)[:2], dtype=tf.bool)
-        return {"patches": patches, "padding_mask": mask}
+    def collate(self, examples, info):
+        """One batch per image size (the model resizes; stacking needs one shape)."""
+        groups = {}
+        for i, example in enumerate(examples):
+            groups.setdefault(np.shape(example), []).append(i)
+        return [(rows, {"images": np.stack([np.asarray(examples[i], np.uint8) for i in rows])})
+                for rows in groups.values()]
 
-    def patchify(self, images):
-        """[B, S, S, C] -> [B, (S/P)^2, P*P*C], patches in row-major order."""
-        p, grid = self.patch_size, self.image_size // self.patch_size
-        x = tf.reshape(images, [-1, grid, p, grid, p, self.channels])
-        x = tf.transpose(x, [0, 1, 3, 2, 4, 5])  # [B, gh, gw, p, p, C]
-        return tf.reshape(x, [-1, grid * grid, self.patch_dim])
+    def claims(self, value):
+        return isinstance(value, np.ndarray) and value.dtype == np.uint8
 
-    def unpatchify(self, patches):
-        """Inverse of `patchify`: [B, N, P*P*C] -> [B, S, S, C]."""
-        p, grid = self.patch_size, self.image_size // self.patch_size
-        x = tf.reshape(patches, [-1, grid, grid, p, p, self.channels])
-        x = tf.transpose(x, [0, 1, 3, 2, 4, 5])
-        return tf.reshape(x, [-1, self.image_size, self.image_size, self.channels])
+    def build_preprocessor(self, config, examples, run_dir, chief):
+        return ImagePreprocessor(config.image_size, config.image_patch_size, config.image_channels)
 
-    def embedding_config(self):
-        return {"patch_dim": self.patch_dim, "max_patches": self.num_patches}
+    def pretraining_examples(self, items, config):
+        if isinstance(items, np.ndarray):
+            return items
+        return resize_all(items, config.image_size, config.image_channels)
 
-    def get_config(self):
-        return {"image_size": self.image_size, "patch_size": self.patch_size, "channels": self.channels}
+    def default_pretraining_splits(self, config, progress):
+        from mmpretrain import data
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+        return data.load_fashion_mnist(labeled=False, seed=config.seed)
+
+    def user_pretraining_splits(self, source, config):
+        from mmpretrain import data
+
+        return data.load_image_folder(source, seed=config.seed)
+
+    def sample_batch(self, preprocessor):
+        return {"images": sample_images(preprocessor.image_size, preprocessor.channels)}
+
+    def tflite_function(self, preprocessor, model):
+        """Fixed-size images: the preprocessor without its (identity) resize."""
+        size, channels = preprocessor.image_size, preprocessor.channels
+
+        def encode(images):
+            # images: uint8 [B, S, S, C]
+            x = tf.cast(images, tf.float32) / 255.0
+            x = tf.clip_by_value(x, 0.0, 1.0) * 2.0 - 1.0
+            patches = preprocessor.patchify(x)  # [B, N, P*P*C]
+            padding_mask = tf.ones(tf.shape(patches)[:2], dtype=tf.bool)
+            outputs = model({"patches": patches, "padding_mask": padding_mask}, training=False)
+            return {
+                "pooled_output": outputs["pooled_output"],
+                "sequence_output": outputs["sequence_output"],
+                "padding_mask": padding_mask,
+            }
+
+        return encode, tf.TensorSpec([None, size, size, channels], tf.uint8, name="images")
+
+    def export_config(self, preprocessor):
+        return {"image_size": preprocessor.image_size, "image_channels": preprocessor.channels}

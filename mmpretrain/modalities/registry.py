@@ -1,34 +1,61 @@
-"""The modality registry: name -> (embedding layer class, preprocessor class).
+"""The modality registry: name -> its `Modality` record.
 
-The backbone looks modalities up here by name; adding a modality registers one entry and never
-touches the shared trunk.
+Everything outside `mmpretrain/modalities/` asks `get_modality(name)`; adding a modality
+registers one record and never touches the shared trunk or the library's other packages.
 """
 
-import importlib
-
-from mmpretrain.layers.patch_embedding import PatchEmbedding
-from mmpretrain.layers.token_and_position_embedding import TokenAndPositionEmbedding
+from mmpretrain.modalities.modality import check_record
 
 _REGISTRY = {}
+_BUILTINS_LOADED = False
 
 
-def register_modality(name, embedding_class, preprocessor_path):
-    """Registers a modality.
+def _load_builtins():
+    """Registers text, image and audio on first use (their modules import TensorFlow)."""
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from mmpretrain.modalities.audio import AudioModality
+    from mmpretrain.modalities.image import ImageModality
+    from mmpretrain.modalities.text import TextModality
 
-    Args:
-        name: the modality's name (also the multiway expert's name), e.g. "text".
-        embedding_class: a Keras layer class taking the preprocessor's `embedding_config()`
-            keyword arguments plus `hidden_dim`.
-        preprocessor_path: "module:Class" of its preprocessor (imported lazily).
+    for record in (TextModality(), ImageModality(), AudioModality()):
+        _REGISTRY.setdefault(record.name, record)
+
+
+def register_modality(record, replace=False):
+    """Registers a `Modality` record under `record.name`; returns it.
+
+    Raises ValueError when a required part is missing (the message names it) or when the
+    name is already registered (pass replace=True to override on purpose).
     """
-    _REGISTRY[name] = (embedding_class, preprocessor_path)
+    _load_builtins()
+    check_record(record)
+    if record.name in _REGISTRY and not replace:
+        raise ValueError(
+            f"Modality {record.name!r} is already registered ({_REGISTRY[record.name]!r}); "
+            "register it once, or pass replace=True to override it."
+        )
+    _REGISTRY[record.name] = record
+    return record
+
+
+def unregister_modality(name):
+    """Removes a registered modality (tests use it to clean up a toy modality)."""
+    _load_builtins()
+    _REGISTRY.pop(name, None)
 
 
 def modality_names():
-    return sorted(_REGISTRY)
+    """Registered modality names, text, image and audio first, then in registration order."""
+    _load_builtins()
+    return list(_REGISTRY)
 
 
-def _entry(name):
+def get_modality(name):
+    """The record of modality `name` (ValueError naming the registered ones if unknown)."""
+    _load_builtins()
     if name not in _REGISTRY:
         raise ValueError(
             f"Unknown modality {name!r}. Registered modalities: {modality_names()}. "
@@ -39,15 +66,9 @@ def _entry(name):
 
 def embedding_class(name):
     """The embedding layer class of modality `name` (ValueError if unknown)."""
-    return _entry(name)[0]
+    return get_modality(name).embedding_class
 
 
 def preprocessor_class(name):
     """The preprocessor class of modality `name` (ValueError if unknown)."""
-    module_name, class_name = _entry(name)[1].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
-
-
-register_modality("text", TokenAndPositionEmbedding, "mmpretrain.modalities.text:TextPreprocessor")
-register_modality("image", PatchEmbedding, "mmpretrain.modalities.image:ImagePreprocessor")
-register_modality("audio", PatchEmbedding, "mmpretrain.modalities.audio:AudioPreprocessor")
+    return get_modality(name).preprocessor_class

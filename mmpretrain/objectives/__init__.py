@@ -1,7 +1,21 @@
-"""Masking (runs in the input pipeline), prediction heads and losses for masked pretraining."""
+"""Masking (runs in the input pipeline), prediction heads and losses for masked pretraining.
 
-from mmpretrain.objectives.masking import mask_patches, mask_tokens, normalized_patch_targets
+A modality record names its objective (`MaskedTokenObjective` or `MaskedPatchObjective`); the
+pretrainer and the input pipeline dispatch through it.
+"""
+
 from mmpretrain.objectives.masked_lm_head import MaskedLMHead
+from mmpretrain.objectives.masked_patch_objective import MaskedPatchObjective
+from mmpretrain.objectives.masked_token_objective import MaskedTokenObjective
+from mmpretrain.objectives.masking import mask_patches, mask_tokens, normalized_patch_targets
 from mmpretrain.objectives.patch_decoder import PatchDecoder
 
-__all__ = ["MaskedLMHead", "PatchDecoder", "mask_patches", "mask_tokens", "normalized_patch_targets"]
+__all__ = [
+    "MaskedLMHead",
+    "MaskedPatchObjective",
+    "MaskedTokenObjective",
+    "PatchDecoder",
+    "mask_patches",
+    "mask_tokens",
+    "normalized_patch_targets",
+]
