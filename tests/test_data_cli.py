@@ -6,10 +6,7 @@ import json
 
 import pytest
 
-from mmpretrain.data import SOURCES
-from mmpretrain.data import Manifest
-from mmpretrain.data import load_text_corpus
-from mmpretrain.data import SourceMissingError
+from mmpretrain.data import SOURCES, Manifest, SourceMissingError, load_text_corpus
 from mmpretrain.data.cli import add_data_parser
 from mmpretrain.data.fetch import DebianPackage
 from mmpretrain.data.registry import prepare

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmpretrain.data import get_source
-from mmpretrain.data import load_fashion_mnist
-from mmpretrain.data import load_sms_spam
-from mmpretrain.data import load_vader_sentiment
-from mmpretrain.data import prepare
-from mmpretrain.data.sources import fashion_mnist
-from mmpretrain.data.sources import sentiment
+from mmpretrain.data import (
+    get_source,
+    load_fashion_mnist,
+    load_sms_spam,
+    load_vader_sentiment,
+    prepare,
+)
+from mmpretrain.data.sources import fashion_mnist, sentiment
 
 
 def _prepared(name):

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmpretrain.data import Voice
-from mmpretrain.data import load_spoken_keywords
-from mmpretrain.data import load_spoken_sentences
+from mmpretrain.data import Voice, load_spoken_keywords, load_spoken_sentences
 from mmpretrain.data.sources import speech
 
 pytestmark = pytest.mark.skipif(

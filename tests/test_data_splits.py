@@ -4,12 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mmpretrain.data import DataSplits
-from mmpretrain.data import load_digits_splits
-from mmpretrain.data.splits import assign_split
-from mmpretrain.data.splits import split_by_rank
-from mmpretrain.data.splits import split_indices
-from mmpretrain.data.splits import stable_hash
+from mmpretrain.data import DataSplits, load_digits_splits
+from mmpretrain.data.splits import assign_split, split_by_rank, split_indices, stable_hash
 
 
 def test_split_of_an_example_does_not_depend_on_order_or_neighbours():

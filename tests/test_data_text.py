@@ -1,16 +1,11 @@
 """Text corpus readers on small real slices of each source, and the missing-source error."""
 
-import gzip
-import os
 import pathlib
 
 import pytest
 import tensorflow as tf
 
-from mmpretrain.data import SourceMissingError
-from mmpretrain.data import get_source
-from mmpretrain.data import load_text_corpus
-from mmpretrain.data import prepare
+from mmpretrain.data import SourceMissingError, get_source, load_text_corpus, prepare
 from mmpretrain.data.sources import text_corpus as tc
 
 

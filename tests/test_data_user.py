@@ -9,13 +9,9 @@ import soundfile
 import tensorflow as tf
 from PIL import Image
 
-from mmpretrain.data import DataWarning
-from mmpretrain.data import load_audio_folder
-from mmpretrain.data import load_image_folder
-from mmpretrain.data import load_text_files
-from mmpretrain.data.audio_io import decode_wav_bytes
+from mmpretrain.data import DataWarning, load_audio_folder, load_image_folder, load_text_files
 from mmpretrain.data.sources.digits import read_digits
-
+from mmpretrain.modalities.audio_io import decode_wav_bytes
 
 # === Text ===
 

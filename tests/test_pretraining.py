@@ -40,6 +40,15 @@ def test_multiway_run_trains_and_saves_a_loadable_backbone(tmp_path, data):
     )
     train_log = [json.loads(l) for l in open(tmp_path / "train.jsonl")]
     assert [r["modality"] for r in train_log] == ["text", "image", "audio", "text", "text", "image"]
+    # Accuracy where the objective reports it (masked tokens), and the unigram baseline.
+    assert all(("accuracy" in r) == (r["modality"] == "text") for r in train_log)
+    assert {k for k in history[-1] if k.endswith("_accuracy")} == {"text_accuracy"}
+    from mmpretrain.training.cli import summarize
+
+    assert "text MLM accuracy" in summarize(run, history)
+    baselines = json.load(open(tmp_path / "baselines.json"))
+    assert set(baselines) == {"text_unigram_accuracy", "text_unigram_loss"}
+    assert 0 <= baselines["text_unigram_accuracy"] <= 1 and baselines["text_unigram_loss"] > 0
 
 
 def test_encoder_sees_only_visible_patches(tmp_path, data):
@@ -57,6 +66,9 @@ def test_encoder_sees_only_visible_patches(tmp_path, data):
 
 
 def test_mix_ratio_schedule():
+    from mmpretrain.training.config import MODALITIES
+
+    assert MODALITIES == ("text", "image", "audio")  # read from the registry
     config = PretrainConfig(mix={"text": 2, "image": 1, "audio": 1})
     assert config.schedule() == ("text", "image", "audio", "text")
     assert PretrainConfig(mix={"text": 3, "image": 1}).schedule() == ("text", "text", "image", "text")
@@ -74,6 +86,15 @@ def test_mix_ratio_schedule():
         ({"preset": "huge"}, "accepted presets"),
         ({"image_patch_size": 3}, "does not divide image_size"),
         ({"colour": "blue"}, "unknown keys \\['colour'\\]"),
+        ({"learning_rate": -1e-3}, "learning_rate=-0.001; accepted range: learning_rate > 0"),
+        ({"learning_rate": float("nan")}, "learning_rate=nan; accepted range: learning_rate > 0"),
+        ({"weight_decay": -0.1}, "weight_decay=-0.1; accepted range: weight_decay >= 0"),
+        ({"clip_norm": 0}, "clip_norm=0; accepted range: clip_norm > 0"),
+        ({"dropout": 1.0}, "dropout=1.0; accepted range: 0 <= dropout < 1"),
+        ({"steps": 0, "warmup_steps": 0}, "steps=0; accepted range: steps >= 1"),
+        ({"mix": "text"}, "mix='text' \\(type str\\); mix must be a dict"),
+        ({"modality_options": {"video": {}}}, "modality_options has unknown modality 'video'"),
+        ({"modality_options": {"text": 3}}, "modality_options\\['text'\\]=3; each value is a dict"),
     ],
 )
 def test_bad_configs_fail_at_start(changes, message):
@@ -88,11 +109,20 @@ def test_config_files_and_overrides():
         load_config("nope")
     with pytest.raises(ValueError, match="key=value"):
         load_config("tiny", ["steps"])
+    with pytest.raises(ValueError, match="steps='abc' \\(type str\\); steps must be an integer, e.g. --set steps="):
+        load_config("tiny", ["steps=abc"])
+    with pytest.raises(ValueError, match="dropout='high' \\(type str\\); dropout must be a number"):
+        load_config("tiny", ["dropout=high"])
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path, data):
     run = make_run(tmp_path, data)
     run.train(stop_after=2)
+    # A config.json written before modality_options existed resumes as if it said {}.
+    saved = json.load(open(tmp_path / "config.json"))
+    del saved["modality_options"]
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    PretrainingRun(tiny_config(6), str(tmp_path), progress=False)
     with pytest.raises(ValueError, match="another configuration.*sequence_length.*--fresh"):
         PretrainingRun(tiny_config(6).replace(sequence_length=16), str(tmp_path), progress=False)
     # --fresh starts over.

@@ -21,35 +21,30 @@ Missing sources raise `SourceMissingError` naming the command that fetches them:
 `mmpretrain data prepare NAME` (cache folder: $MMPRETRAIN_CACHE or ~/.cache/mmpretrain).
 """
 
-from mmpretrain.data.audio_io import SAMPLE_RATE
-from mmpretrain.data.cache import Manifest
-from mmpretrain.data.cache import SourceMissingError
-from mmpretrain.data.cache import cache_dir
+from mmpretrain.data.cache import Manifest, SourceMissingError, cache_dir
 from mmpretrain.data.data_splits import DataSplits
 from mmpretrain.data.fetch import FetchError
-from mmpretrain.data.registry import SOURCES
-from mmpretrain.data.registry import describe
-from mmpretrain.data.registry import get_source
-from mmpretrain.data.registry import prepare
+from mmpretrain.data.registry import SOURCES, describe, get_source, prepare
 from mmpretrain.data.sources.digits import load_digits_splits
 from mmpretrain.data.sources.fashion_mnist import load_fashion_mnist
-from mmpretrain.data.sources.sentiment import load_sms_spam
-from mmpretrain.data.sources.sentiment import load_vader_sentiment
-from mmpretrain.data.sources.speech import DEFAULT_KEYWORDS
-from mmpretrain.data.sources.speech import Voice
-from mmpretrain.data.sources.speech import default_voices
-from mmpretrain.data.sources.speech import load_spoken_keywords
-from mmpretrain.data.sources.speech import load_spoken_sentences
-from mmpretrain.data.sources.speech import split_voices
-from mmpretrain.data.sources.text_corpus import TEXT_SOURCES
-from mmpretrain.data.sources.text_corpus import corpus_texts
-from mmpretrain.data.sources.text_corpus import load_text_corpus
-from mmpretrain.data.sources.user import DataWarning
-from mmpretrain.data.sources.user import load_audio_folder
-from mmpretrain.data.sources.user import load_image_folder
-from mmpretrain.data.sources.user import load_text_files
-from mmpretrain.data.splits import DEFAULT_FRACTIONS
-from mmpretrain.data.splits import assign_split
+from mmpretrain.data.sources.sentiment import load_sms_spam, load_vader_sentiment
+from mmpretrain.data.sources.speech import (
+    DEFAULT_KEYWORDS,
+    Voice,
+    default_voices,
+    load_spoken_keywords,
+    load_spoken_sentences,
+    split_voices,
+)
+from mmpretrain.data.sources.text_corpus import TEXT_SOURCES, corpus_texts, load_text_corpus
+from mmpretrain.data.sources.user import (
+    DataWarning,
+    load_audio_folder,
+    load_image_folder,
+    load_text_files,
+)
+from mmpretrain.data.splits import DEFAULT_FRACTIONS, assign_split
+from mmpretrain.modalities.audio_io import SAMPLE_RATE
 
 __all__ = [
     "DEFAULT_FRACTIONS",

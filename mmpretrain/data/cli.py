@@ -33,7 +33,7 @@ def _check_names(names):
 
 def run_list(args):
     from mmpretrain.data.cache import cache_dir
-    from mmpretrain.data.registry import describe
+    from mmpretrain.data.registry import corpus_summaries, describe
 
     if not _check_names(args.names):
         return 2
@@ -51,12 +51,8 @@ def run_list(args):
         if row["status"] == "missing":
             examples = f"get it with `{row['fetch']}`"
         print(f"{row['name']:<14}{row['kind']:<14}{row['status']:<9}{size:>10}  {examples}")
-    text = [r for r in rows if r["kind"] == "text" and r["counts"]]
-    if text:
-        documents = sum(r["counts"]["documents"] for r in text)
-        megabytes = sum(r["counts"]["megabytes"] for r in text)
-        print(f"text corpus: {documents} documents, {megabytes:.2f} MB of plain text "
-              "(before removing repeats across sources)")
+    for line in corpus_summaries(rows):
+        print(line)
     return 0
 
 

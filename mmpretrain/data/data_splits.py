@@ -4,7 +4,26 @@ import numpy as np
 
 from mmpretrain.data.splits import SPLIT_NAMES
 
-KINDS = ("text", "image", "audio")
+
+def _is_strings(items):
+    if isinstance(items, np.ndarray):
+        return items.dtype.kind in ("U", "S", "O")
+    return isinstance(items[0], (str, bytes))
+
+
+def _element(inputs):
+    """How every split's examples look, read from the data: ("strings",) for text, or
+    ("arrays", dtype, rank) -- decided by the first split that is an array or not empty, so
+    that an empty split gets the same element spec as the others."""
+    for items in inputs.values():
+        if isinstance(items, np.ndarray) or len(items):
+            if _is_strings(items):
+                return ("strings",)
+            if isinstance(items, np.ndarray):
+                return ("arrays", items.dtype, items.ndim - 1)
+            first = np.asarray(items[0])
+            return ("arrays", first.dtype, first.ndim)
+    return ("strings",)
 
 
 def _flat_dataset(arrays, dtype, element_rank):
@@ -34,7 +53,8 @@ class DataSplits:
         inputs: split name -> examples. Text: list of str. Image: uint8 array `[N, H, W, C]` or a
             list of `[H, W, C]` arrays of different sizes. Audio: list of float32 `[T]` arrays
             at 16 kHz.
-        kind: "text", "image" or "audio".
+        kind: the modality of the examples: "text", "image", "audio" or another registered one.
+            The tf.data views follow the data itself (strings, or arrays of one dtype and rank).
         labels: split name -> int32 `[N]`, or None for unlabeled data.
         class_names: label i is `class_names[i]`; None for unlabeled data.
         counts: facts about the source (sizes, dropped examples, skipped files...). The number
@@ -49,8 +69,11 @@ class DataSplits:
     """
 
     def __init__(self, inputs, kind, labels=None, class_names=None, counts=None, metadata=None):
-        if kind not in KINDS:
-            raise ValueError(f"Received kind={kind!r}. Expected one of {KINDS}.")
+        if not isinstance(kind, str) or not kind.isidentifier():
+            raise ValueError(
+                f"Received kind={kind!r}. Expected the name of the examples' modality, e.g. "
+                "'text', 'image' or 'audio'."
+            )
         if labels is not None and set(labels) != set(inputs):
             raise ValueError(
                 f"labels has splits {sorted(labels)} but inputs has {sorted(inputs)}; "
@@ -67,6 +90,7 @@ class DataSplits:
                         f"Split {name!r} has {len(self._inputs[name])} inputs but "
                         f"{len(self._labels[name])} labels."
                     )
+        self._element = _element(self._inputs)
         self.metadata = dict(metadata) if metadata is not None else None
         self.class_names = list(class_names) if class_names is not None else None
         self.counts = dict(counts or {})
@@ -107,7 +131,7 @@ class DataSplits:
 
     def texts(self, split):
         """The Python strings of a text split."""
-        if self.kind != "text":
+        if self._element[0] != "strings":
             raise ValueError(f"texts() is for text data; this data is {self.kind}.")
         return list(self.inputs(split))
 
@@ -116,14 +140,13 @@ class DataSplits:
         import tensorflow as tf
 
         data = self.inputs(split)
-        if self.kind == "text":
+        if self._element[0] == "strings":
             ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(data), dtype=tf.string))
         elif isinstance(data, np.ndarray):
             ds = tf.data.Dataset.from_tensor_slices(data)
-        elif self.kind == "image":
-            ds = _flat_dataset(data, np.uint8, element_rank=3)
         else:
-            ds = _flat_dataset(data, np.float32, element_rank=1)
+            _, dtype, rank = self._element
+            ds = _flat_dataset(data, dtype, element_rank=rank)
         if self._labels is None:
             return ds
         labels = tf.data.Dataset.from_tensor_slices(tf.constant(self._labels[split], tf.int32))

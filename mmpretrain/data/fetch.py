@@ -16,8 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-from mmpretrain.data.cache import SourceMissingError
-from mmpretrain.data.cache import cache_dir
+from mmpretrain.data.cache import SourceMissingError, cache_dir
 
 DOWNLOADS = "downloads"
 

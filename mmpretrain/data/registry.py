@@ -2,26 +2,27 @@
 
 Each `Source` names its package (how to fetch it), its loader, and a `count` function that runs
 that loader with the default seed and fractions, so what `data list` prints is what the loader
-yields.
+yields. A source also says how big it is (`size`), what `prepare` does after fetching it
+(`after_fetch`) and which combined corpus it joins (`corpus`); nothing here asks its kind.
 """
 
 import dataclasses
 import pathlib
-from typing import Callable
+from typing import Callable, Optional
 
-from mmpretrain.data.cache import Manifest
-from mmpretrain.data.cache import SourceMissingError
+from mmpretrain.data.cache import Manifest, SourceMissingError
 from mmpretrain.data.fetch import FetchError
-from mmpretrain.data.sources import digits
-from mmpretrain.data.sources import fashion_mnist
-from mmpretrain.data.sources import sentiment
-from mmpretrain.data.sources import speech
-from mmpretrain.data.sources import text_corpus
+from mmpretrain.data.sources import digits, fashion_mnist, sentiment, speech, text_corpus
 
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One embedded source: `package` says how to fetch it, `loader` loads it, `count` counts it."""
+    """One embedded source: `package` says how to fetch it, `loader` loads it, `count` counts it.
+
+    `kind` is the label `data list` shows. `size(root)` gives the bytes it is read from (default:
+    the package's data files); `after_fetch(root)` runs after `prepare` fetched it (e.g. builds
+    a processed cache); `corpus` names the combined corpus it is part of (see `CORPORA`).
+    """
 
     name: str
     kind: str
@@ -29,6 +30,9 @@ class Source:
     package: object
     loader: Callable
     count: Callable
+    size: Optional[Callable] = None
+    after_fetch: Optional[Callable] = None
+    corpus: Optional[str] = None
 
 
 def _split_counts(splits, *extra_keys):
@@ -61,7 +65,14 @@ def _text_source(name, description):
         text_corpus.PACKAGES[name],
         lambda root=None, **kw: text_corpus.load_text_corpus(sources=[name], root=root, **kw),
         lambda root: text_corpus.count_source(name, root),
+        after_fetch=lambda root: text_corpus.source_documents(name, root),  # the processed cache
+        corpus="text corpus",
     )
+
+
+def _no_files(root):
+    """The speech engines are tools that synthesize the data: no data files to measure."""
+    return 0
 
 
 SOURCES = {
@@ -111,6 +122,7 @@ SOURCES = {
             speech.PACKAGES["espeak-ng"],
             speech.load_spoken_keywords,
             _count_keywords("espeak-ng"),
+            size=_no_files,
         ),
         Source(
             "flite",
@@ -119,9 +131,12 @@ SOURCES = {
             speech.PACKAGES["flite"],
             speech.load_spoken_keywords,
             _count_keywords("flite"),
+            size=_no_files,
         ),
     )
 }
+# Combined corpora: name -> a function of its sources' counts giving the line `data list` prints.
+CORPORA = {"text corpus": text_corpus.corpus_summary}
 
 
 def get_source(name):
@@ -131,14 +146,21 @@ def get_source(name):
 
 
 def source_size(source, root=None):
-    """Bytes of the files the source is read from (0 for the speech engines, which are tools)."""
-    if source.kind == "audio":
-        return 0
+    """Bytes of the files the source is read from (the source's own `size`, if it has one)."""
+    if source.size is not None:
+        return source.size(root)
+    return files_size(source.package.data_files(root))
+
+
+def files_size(paths):
+    """Bytes of `paths` (folders: every file below them); a file inside a listed folder (e.g.
+    fortunes' marker file) counts once."""
+    paths = [pathlib.Path(p) for p in paths]
+    folders = [p for p in paths if p.is_dir()]
     total = 0
-    for path in source.package.data_files(root):
-        path = pathlib.Path(path)
-        if source.name == "fortunes" and path.is_file():
-            continue  # the marker file is inside the folder counted already
+    for path in paths:
+        if path.is_file() and any(folder in path.parents for folder in folders):
+            continue
         if path.is_dir():
             total += sum(
                 p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink()
@@ -169,8 +191,8 @@ def prepare(names=None, root=None, log=print):
                 package.data_files(root),
                 package=package.requirement,
             )
-            if source.kind == "text":
-                text_corpus.source_documents(source.name, root)  # builds the processed cache
+            if source.after_fetch is not None:
+                source.after_fetch(root)
             results[source.name] = "present" if was_present else "fetched"
             log(f"[{source.name}] {results[source.name]} (version {package.version_of(root)})")
         except (FetchError, SourceMissingError, OSError) as error:
@@ -199,3 +221,14 @@ def describe(names=None, root=None, with_counts=True):
             row["counts"] = source.count(root)
         rows.append(row)
     return rows
+
+
+def corpus_summaries(rows):
+    """The summary lines of the combined corpora whose sources `rows` (from `describe`) count."""
+    lines = []
+    for corpus, summary in CORPORA.items():
+        counts = [row["counts"] for row in rows
+                  if get_source(row["name"]).corpus == corpus and row["counts"]]
+        if counts:
+            lines.append(summary(counts))
+    return lines

@@ -13,7 +13,7 @@ class MaskedTokenObjective:
     A modality using it has a preprocessor with `vocabulary_size`, `mask_id` and
     `num_special_tokens`, and an embedder with a `token_embedding` (the tied projection).
     Batches from `mask` hold `token_ids`, `padding_mask`, `mask_positions`, `mask_ids` and
-    `mask_weights`.
+    `mask_weights`. `baseline` gives the unigram baseline the pretraining run reports.
     """
 
     name = "masked_tokens"
@@ -68,4 +68,31 @@ class MaskedTokenObjective:
             "loss": ops.sum(per_position * weights),
             "count": ops.sum(weights),
             "correct": ops.sum(hits * weights),
+        }
+
+    def baseline(self, table, validation_batches, arguments):
+        """Accuracy and loss of always predicting the training unigram distribution.
+
+        Args:
+            table: the training feature table (numpy `token_ids` [N, L], `padding_mask` [N, L]).
+            validation_batches: iterable of masked validation batches (`mask_ids`, `mask_weights`).
+            arguments: `mask_arguments(preprocessor)`.
+        Returns:
+            {"unigram_accuracy": float, "unigram_loss": float} (add-one smoothed counts of the
+            real, non-special training tokens; the mean over the masked validation positions).
+        """
+        import numpy as np
+
+        ids = table["token_ids"][table["padding_mask"]]
+        counts = np.bincount(
+            ids[ids >= arguments["num_special_tokens"]], minlength=arguments["vocabulary_size"]
+        ).astype(np.float64)
+        probs = (counts + 1) / (counts + 1).sum()
+        targets = np.concatenate([
+            np.asarray(batch["mask_ids"])[np.asarray(batch["mask_weights"]) > 0]
+            for batch in validation_batches
+        ])
+        return {
+            "unigram_accuracy": float(np.mean(targets == np.argmax(counts))),
+            "unigram_loss": float(-np.mean(np.log(probs[targets]))),
         }

@@ -6,13 +6,14 @@ import shutil
 
 import tensorflow as tf
 
-
 # Keys that change the shapes or meaning of the weights: a checkpoint is refused if any differs.
 MODEL_KEYS = (
     "preset", "sharing", "decoder_dim", "decoder_layers", "vocabulary_size", "sequence_length",
     "image_size", "image_patch_size", "image_channels", "audio_seconds", "audio_patch_frequency",
-    "audio_patch_time", "n_mels", "max_predictions", "mix",
+    "audio_patch_time", "n_mels", "max_predictions", "mix", "modality_options",
 )
+# What a config.json written before a key existed means by its absence.
+MISSING_MEANS = {"modality_options": {}}
 
 
 def check_compatible(run_dir, config):
@@ -22,7 +23,8 @@ def check_compatible(run_dir, config):
         return
     with open(path) as f:
         saved = json.load(f)
-    differences = {k: (saved.get(k), getattr(config, k)) for k in MODEL_KEYS if saved.get(k) != getattr(config, k)}
+    saved = {k: saved.get(k, MISSING_MEANS.get(k)) for k in MODEL_KEYS}
+    differences = {k: (saved[k], getattr(config, k)) for k in MODEL_KEYS if saved[k] != getattr(config, k)}
     if differences:
         listed = ", ".join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in sorted(differences.items()))
         raise ValueError(

@@ -25,6 +25,8 @@ def add_pretrain_parser(subparsers):
     p.add_argument("--text", nargs="+", default=None, help="your own text files or globs (one document per line)")
     p.add_argument("--images", default=None, help="your own image folder (class sub-folders or flat)")
     p.add_argument("--audio", default=None, help="your own audio folder (wav/flac/ogg, any sample rate)")
+    p.add_argument("--data", action="append", default=[], metavar="MODALITY=PATH",
+                   help="your own data for any registered modality, e.g. --data text=notes/*.txt (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_pretrain)
     return p
@@ -35,6 +37,7 @@ def run_pretrain(args):
     from mmpretrain.training.strategy import make_strategy
 
     config = load_config(args.config, args.set)
+    data = parse_data_arguments(args.data)
     # The strategy first: logical devices and TF_CONFIG must be set before TensorFlow starts.
     strategy = make_strategy(args.strategy, devices=args.devices)
     from mmpretrain.training.pretraining_data import pretraining_data
@@ -44,6 +47,7 @@ def run_pretrain(args):
     run_dir = args.run_dir or os.path.join("runs", name)
     run = PretrainingRun(config, run_dir, strategy, fresh=args.fresh, progress=not args.no_progress)
     user = {k: v for k, v in (("text", args.text), ("image", args.images), ("audio", args.audio)) if v}
+    user.update(data)
     train, validation = pretraining_data(config, user, progress=not args.no_progress)
     print("pretraining data: " + ", ".join(f"{m} {len(train[m])} train / {len(validation[m])} validation"
                                            for m in train), flush=True)
@@ -54,22 +58,37 @@ def run_pretrain(args):
     return 0
 
 
+def parse_data_arguments(values):
+    """["MODALITY=PATH", ...] -> {modality: path} (the names are checked by pretraining_data)."""
+    user = {}
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise ValueError(f"--data looks like MODALITY=PATH (e.g. --data text=notes/*.txt); received {value!r}.")
+        user[name.strip()] = path.strip()
+    return user
+
+
 def summarize(run, history):
-    """A short table: held-out masked loss per modality at the first and last evaluation."""
+    """A short table: held-out masked loss per modality at the first and last evaluation, and
+    the accuracy of each modality that reports one against its baseline (baselines.json)."""
     if not history:
         return "no evaluation yet"
     first, last = history[0], history[-1]
     lines = [f"held-out masked losses, step {first['step']} -> step {last['step']}:"]
     for key in sorted(k for k in last if k.endswith("_loss")):
         lines.append(f"  {key:<14} {first[key]:8.4f} -> {last[key]:8.4f}")
-    if "text_accuracy" in last:
-        baseline = run.text_unigram_baseline()
-        if run.chief:
-            from mmpretrain.atomic_files import atomic_write_text
+    if not any(f"{m}_accuracy" in last for m in run.config.modalities):
+        return "\n".join(lines)
+    baseline = run.baselines()
+    if run.chief and baseline:
+        from mmpretrain.atomic_files import atomic_write_text
 
-            atomic_write_text(os.path.join(run.run_dir, "baselines.json"), json.dumps(baseline, indent=2))
-        lines.append(
-            f"  text MLM accuracy {last['text_accuracy']:.4f} vs unigram baseline "
-            f"{baseline['text_unigram_accuracy']:.4f} (loss baseline {baseline['text_unigram_loss']:.4f})"
-        )
+        atomic_write_text(os.path.join(run.run_dir, "baselines.json"), json.dumps(baseline, indent=2))
+    for m in run.config.modalities:
+        if f"{m}_accuracy" in last and f"{m}_unigram_accuracy" in baseline:
+            lines.append(
+                f"  {m} MLM accuracy {last[f'{m}_accuracy']:.4f} vs unigram baseline "
+                f"{baseline[f'{m}_unigram_accuracy']:.4f} (loss baseline {baseline[f'{m}_unigram_loss']:.4f})"
+            )
     return "\n".join(lines)

@@ -1,14 +1,68 @@
-"""PretrainConfig: every knob of a pretraining run, validated at start."""
+"""PretrainConfig: every knob of a pretraining run, validated at start.
+
+The modalities a config may mix are the registered ones (`mmpretrain.modalities.modality_names()`:
+text, image, audio, then any registered by the user), in registry order.
+"""
 
 import dataclasses
 import importlib
 import importlib.util
 import json
+import math
 import os
 
 from mmpretrain.presets import BACKBONE_PRESETS
 
-MODALITIES = ("text", "image", "audio")
+# Accepted ranges of the numeric fields: (field, test, the range as the message states it).
+RANGES = (
+    ("dropout", lambda v: 0 <= v < 1, "0 <= dropout < 1"),
+    ("decoder_dim", lambda v: v >= 1, "decoder_dim >= 1"),
+    ("decoder_layers", lambda v: v >= 0, "decoder_layers >= 0"),
+    ("vocabulary_size", lambda v: v >= 1, "vocabulary_size >= 1"),
+    ("sequence_length", lambda v: v >= 1, "sequence_length >= 1"),
+    ("image_size", lambda v: v >= 1, "image_size >= 1"),
+    ("image_patch_size", lambda v: v >= 1, "image_patch_size >= 1"),
+    ("image_channels", lambda v: v in (1, 3), "image_channels is 1 (grayscale) or 3 (RGB)"),
+    ("audio_patch_frequency", lambda v: v >= 1, "audio_patch_frequency >= 1"),
+    ("audio_patch_time", lambda v: v >= 1, "audio_patch_time >= 1"),
+    ("n_mels", lambda v: v >= 1, "n_mels >= 1"),
+    ("max_predictions", lambda v: v >= 1, "max_predictions >= 1"),
+    ("text_examples", lambda v: v >= 0, "text_examples >= 0 (0 = all)"),
+    ("image_examples", lambda v: v >= 0, "image_examples >= 0 (0 = all)"),
+    ("audio_examples", lambda v: v >= 0, "audio_examples >= 0 (0 = all)"),
+    ("validation_examples", lambda v: v >= 0, "validation_examples >= 0 (0 = all)"),
+    ("global_batch_size", lambda v: v >= 1, "global_batch_size >= 1"),
+    ("steps", lambda v: v >= 1, "steps >= 1"),
+    ("learning_rate", lambda v: v > 0, "learning_rate > 0"),
+    ("weight_decay", lambda v: v >= 0, "weight_decay >= 0"),
+    ("clip_norm", lambda v: v > 0, "clip_norm > 0"),
+    ("seed", lambda v: v >= 0, "seed >= 0"),
+    ("eval_every", lambda v: v >= 1, "eval_every >= 1"),
+    ("checkpoint_every", lambda v: v >= 1, "checkpoint_every >= 1"),
+    ("log_every", lambda v: v >= 1, "log_every >= 1"),
+    ("keep_checkpoints", lambda v: v >= 1, "keep_checkpoints >= 1"),
+)
+_TYPES = {
+    int: ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    float: ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    bool: ("true or false", lambda v: isinstance(v, bool)),
+    str: ("a string", lambda v: isinstance(v, str)),
+    dict: ("a dict", lambda v: isinstance(v, dict)),
+}
+
+
+def registered_modalities():
+    """The modality names a config may mix, in registry order."""
+    from mmpretrain.modalities.registry import modality_names
+
+    return tuple(modality_names())
+
+
+def __getattr__(name):
+    # MODALITIES is read from the registry each time: it includes modalities registered later.
+    if name == "MODALITIES":
+        return registered_modalities()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclasses.dataclass
@@ -53,6 +107,9 @@ class PretrainConfig:
     checkpoint_every: int = 50
     log_every: int = 20
     keep_checkpoints: int = 2
+    # === Options of modalities registered by the user: {name: {option: value}}; the record's
+    # build_preprocessor reads config.modality_options[name] ===
+    modality_options: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         self.validate()
@@ -61,14 +118,20 @@ class PretrainConfig:
         def bad(what, accepted):
             raise ValueError(f"Invalid pretraining config: {what}; {accepted}.")
 
+        self._check_types(bad)
+        for name, accepted, accepted_range in RANGES:
+            value = getattr(self, name)
+            if not accepted(value):
+                bad(f"{name}={value!r}", f"accepted range: {accepted_range}")
+        modalities = registered_modalities()
         if self.preset not in BACKBONE_PRESETS:
             bad(f"preset={self.preset!r}", f"accepted presets: {sorted(BACKBONE_PRESETS)}")
         if self.sharing not in ("full", "multiway"):
             bad(f"sharing={self.sharing!r}", "accepted: 'full' or 'multiway'")
-        unknown = sorted(set(self.mix) - set(MODALITIES))
+        unknown = sorted(set(self.mix) - set(modalities))
         if unknown:
-            bad(f"mix has unknown modalities {unknown}", f"accepted: {list(MODALITIES)}")
-        if any((not isinstance(v, int)) or v < 0 for v in self.mix.values()):
+            bad(f"mix has unknown modalities {unknown}", f"accepted (registered): {list(modalities)}")
+        if any(not _TYPES[int][1](v) or v < 0 for v in self.mix.values()):
             bad(f"mix={self.mix}", "ratios are non-negative integers, e.g. {'text': 2, 'image': 1, 'audio': 1}")
         if not any(self.mix.values()):
             bad(f"mix={self.mix} gives every modality a ratio of zero", "at least one ratio must be positive")
@@ -76,10 +139,6 @@ class PretrainConfig:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 bad(f"{name}={value}", "it must lie strictly between 0 and 1")
-        for name in ("global_batch_size", "steps", "sequence_length", "vocabulary_size", "max_predictions",
-                     "eval_every", "checkpoint_every", "log_every", "keep_checkpoints", "decoder_dim"):
-            if int(getattr(self, name)) <= 0:
-                bad(f"{name}={getattr(self, name)}", "it must be a positive integer")
         if self.image_size % self.image_patch_size:
             bad(f"image_patch_size={self.image_patch_size} does not divide image_size={self.image_size}",
                 "pick a patch size that divides the image size")
@@ -89,26 +148,48 @@ class PretrainConfig:
         if self.warmup_steps < 0 or self.warmup_steps >= self.steps:
             bad(f"warmup_steps={self.warmup_steps} with steps={self.steps}",
                 "0 <= warmup_steps < steps is needed; lower warmup_steps too, e.g. --set warmup_steps=0")
-        if self.audio_seconds <= 0:
+        if not self.audio_seconds > 0:
             bad(f"audio_seconds={self.audio_seconds}", "it must be positive")
+        for name, options in self.modality_options.items():
+            if name not in modalities:
+                bad(f"modality_options has unknown modality {name!r}",
+                    f"its keys are registered modality names: {list(modalities)}")
+            if not isinstance(options, dict):
+                bad(f"modality_options[{name!r}]={options!r}",
+                    "each value is a dict of that modality's options, e.g. {'channels': 3}")
+
+    def _check_types(self, bad):
+        """Each field has its declared type (ints for int fields; ints or floats for floats)."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            kind, accepted = _TYPES[field.type]
+            default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+            if not accepted(value):
+                bad(f"{field.name}={value!r} (type {type(value).__name__})",
+                    f"{field.name} must be {kind}, e.g. --set {field.name}={json.dumps(default)}")
+            if field.type is float and not math.isfinite(value):
+                accepted_range = {name: text for name, _, text in RANGES}.get(field.name)
+                bad(f"{field.name}={value!r}", f"accepted range: {accepted_range} (finite)"
+                    if accepted_range else f"{field.name} must be a finite number")
 
     @property
     def modalities(self):
-        """Modalities with a positive ratio, in a fixed order."""
-        return tuple(m for m in MODALITIES if self.mix.get(m, 0) > 0)
+        """Modalities with a positive ratio, in registry order (text, image, audio, then others)."""
+        return tuple(m for m in registered_modalities() if self.mix.get(m, 0) > 0)
 
     def schedule(self):
         """One cycle of modality names: ratio 2:1:1 -> ('text', 'image', 'text', 'audio').
 
         Interleaved so that modalities alternate; step s trains on schedule[s % len].
         """
+        order = registered_modalities()
         remaining = {m: self.mix[m] for m in self.modalities}
         total = sum(remaining.values())
         cycle, credit = [], {m: 0.0 for m in remaining}
         for _ in range(total):
             for m in remaining:
                 credit[m] += remaining[m] / total
-            pick = max((m for m in remaining if remaining[m] > 0), key=lambda m: (credit[m], -MODALITIES.index(m)))
+            pick = max((m for m in remaining if remaining[m] > 0), key=lambda m: (credit[m], -order.index(m)))
             credit[pick] -= 1.0
             cycle.append(pick)
         return tuple(cycle)
@@ -137,6 +218,8 @@ def parse_override(text):
     if "=" not in text:
         raise ValueError(f"Overrides look like key=value (e.g. steps=100); received {text!r}.")
     key, raw = text.split("=", 1)
+    if not key.strip():
+        raise ValueError(f"Overrides look like key=value (e.g. steps=100); received {text!r}, which has no key.")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:

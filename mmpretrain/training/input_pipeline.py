@@ -1,6 +1,7 @@
 """Input pipelines for pretraining: in-memory feature tables -> masked, distributed batches.
 
-Raw data is preprocessed ONCE into a feature table (numpy arrays, one row per example). The
+Raw data is preprocessed ONCE into a feature table (numpy arrays, one row per example; the
+modality record's `feature_table`), and the record's objective masks it. The
 pipeline then maps a global example *position* (step * global_batch + k) to a row of a
 per-epoch permutation and masks it with a stateless seed derived from that position. Hence:
 
@@ -13,23 +14,7 @@ per-epoch permutation and masks it with a stateless seed derived from that posit
 import numpy as np
 import tensorflow as tf
 
-from mmpretrain.objectives.masking import mask_patches, mask_tokens
-from mmpretrain.training.config import MODALITIES
-
-
-def build_table(preprocessor, raw, batch_size=256, lengths=None, progress=None):
-    """Runs `preprocessor` over `raw` in chunks -> dict of stacked numpy arrays [N, ...]."""
-    parts = []
-    for start in range(0, len(raw), batch_size):
-        chunk = raw[start : start + batch_size]
-        if lengths is not None:
-            out = preprocessor(chunk, lengths=lengths[start : start + batch_size])
-        else:
-            out = preprocessor(chunk)
-        parts.append({k: v.numpy() for k, v in out.items()})
-        if progress is not None:
-            progress.update(len(chunk))
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+from mmpretrain.modalities.registry import get_modality, modality_names
 
 
 def epoch_permutations(num_rows, num_positions, seed):
@@ -44,21 +29,26 @@ class MaskedBatches:
     """Masked examples of one modality, addressable by global position.
 
     Args:
-        table: feature table (dict of arrays with equal first dimension).
-        modality: "text", "image" or "audio".
+        table: feature table (dict of arrays with equal first dimension), from the record's
+            `feature_table`.
+        modality: a registered modality name; its record's objective masks the examples.
         config: the `PretrainConfig` (mask rates, seed, batch size).
-        text_ids: dict with vocabulary_size, mask_id, num_special for text masking.
+        arguments: what the objective's `mask` needs from the preprocessor
+            (`objective.mask_arguments(preprocessor)`).
         shuffle: permute rows per epoch (training) or take them in order (validation).
         total_positions: how many positions the run may read (sizes the permutation table).
+
+    The seeds are salted with the modality's place in the registry (text 0, image 1, audio 2).
     """
 
-    def __init__(self, table, modality, config, text_ids=None, shuffle=True, total_positions=0):
+    def __init__(self, table, modality, config, arguments=None, shuffle=True, total_positions=0):
         self.table = {k: tf.constant(v) for k, v in table.items()}
         self.num_rows = len(next(iter(table.values())))
         self.modality = modality
+        self.objective = get_modality(modality).objective
         self.config = config
-        self.text_ids = text_ids
-        salt = config.seed * 16 + MODALITIES.index(modality)
+        self.arguments = dict(arguments or {})
+        salt = config.seed * 16 + modality_names().index(modality)
         self.seed = salt
         if shuffle:
             self.order = tf.constant(epoch_permutations(self.num_rows, max(total_positions, 1), salt))
@@ -70,20 +60,7 @@ class MaskedBatches:
         row = tf.gather(self.order, tf.cast(position % tf.cast(tf.size(self.order), tf.int64), tf.int32))
         features = {k: tf.gather(v, row) for k, v in self.table.items()}
         seed = tf.stack([tf.constant(self.seed, tf.int64), position])
-        if self.modality == "text":
-            masked = mask_tokens(
-                features["token_ids"],
-                features["padding_mask"],
-                seed,
-                vocabulary_size=self.text_ids["vocabulary_size"],
-                mask_id=self.text_ids["mask_id"],
-                num_special_tokens=self.text_ids["num_special"],
-                mask_rate=self.config.text_mask_rate,
-                max_predictions=self.config.max_predictions,
-            )
-            masked["padding_mask"] = features["padding_mask"]
-            return masked
-        return mask_patches(features["patches"], features["padding_mask"], seed, self.config.patch_mask_ratio)
+        return self.objective.mask(features, seed, self.config, self.arguments)
 
     def dataset(self, first_position, per_replica_batch, stride, count=None):
         """Batches of `per_replica_batch` examples at positions first + i * stride + [0, per_replica).

@@ -17,41 +17,35 @@ N replicas compute the same update as one device on the same global batch.
 import json
 import math
 import os
+import shutil
 import time
+import weakref
 
-import numpy as np
-import tensorflow as tf
 import keras
+import tensorflow as tf
 
-from mmpretrain.backbone import MultimodalBackbone
-from mmpretrain.modalities.audio import AudioPreprocessor, SAMPLE_RATE
-from mmpretrain.modalities.image import ImagePreprocessor
-from mmpretrain.modalities.text import (
-    RESERVED_TOKENS,
-    TextPreprocessor,
-    learn_vocabulary,
-    load_vocabulary,
-    save_vocabulary,
-)
-from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
 from mmpretrain.atomic_files import atomic_write_text
+from mmpretrain.backbone import MultimodalBackbone
+from mmpretrain.modalities.registry import get_modality
+from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
 from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible
-from mmpretrain.training.input_pipeline import MaskedBatches, build_table
+from mmpretrain.training import run_lock
+from mmpretrain.training.input_pipeline import MaskedBatches
 from mmpretrain.training.strategy import is_chief, task_of
 
-VOCABULARY_SAMPLE = 30000  # lines used to learn the WordPiece vocabulary
 
-
-def fixed_length_audio(waveforms, seconds):
-    """List of float32 clips -> ([N, T] zero-padded or cropped to `seconds`, lengths [N])."""
-    size = int(round(seconds * SAMPLE_RATE))
-    out = np.zeros((len(waveforms), size), np.float32)
-    lengths = np.zeros((len(waveforms),), np.int32)
-    for i, clip in enumerate(waveforms):
-        clip = np.asarray(clip, np.float32)[:size]
-        out[i, : len(clip)] = clip
-        lengths[i] = len(clip)
-    return out, lengths
+def clear_run_dir(run_dir):
+    """Deletes what `run_dir` holds (for --fresh), except the lock file this process holds."""
+    if not os.path.isdir(run_dir):
+        return
+    for entry in os.listdir(run_dir):
+        if entry == run_lock.LOCK_FILE:
+            continue
+        path = os.path.join(run_dir, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
 
 
 class PretrainingRun:
@@ -61,6 +55,10 @@ class PretrainingRun:
         strategy: a tf.distribute strategy (default: the current/default one).
         fresh: delete what `run_dir` holds and start over (otherwise resume).
         progress: show a tqdm progress bar (chief only).
+
+    The chief holds an exclusive lock on `run_dir` (`run_lock`) from here until `close()`, the
+    object's garbage collection or the end of the process; another process on the same
+    directory raises `RunDirectoryInUse` (a ValueError) here, before anything is changed.
     """
 
     def __init__(self, config, run_dir, strategy=None, fresh=False, progress=True):
@@ -70,10 +68,13 @@ class PretrainingRun:
         self.chief = is_chief(self.strategy)
         self.worker_id = task_of(self.strategy)[1]
         self.progress = progress and self.chief
-        if fresh and self.chief and os.path.isdir(run_dir):
-            import shutil
-
-            shutil.rmtree(run_dir)
+        self.lock = None
+        if self.chief:
+            # One trainer per run directory, for the whole run; refused before anything changes.
+            self.lock = run_lock.acquire(run_dir, fresh=fresh)
+            self._release = weakref.finalize(self, self.lock.release)
+        if fresh and self.chief:
+            clear_run_dir(run_dir)
         check_compatible(run_dir, config)
         if config.global_batch_size % self.strategy.num_replicas_in_sync:
             raise ValueError(
@@ -85,18 +86,21 @@ class PretrainingRun:
         self.tables = {}
         self.validation = {}
 
+    def close(self):
+        """Releases the run directory's lock (idempotent; the end of the process does it too)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     # === Data ===
 
-    def _vocabulary(self, texts):
-        path = os.path.join(self.run_dir, "vocab.txt")
-        if os.path.exists(path):
-            return load_vocabulary(path)
-        vocabulary = learn_vocabulary(texts[:VOCABULARY_SAMPLE], vocabulary_size=self.config.vocabulary_size)
-        if self.chief:
-            save_vocabulary(vocabulary, path)
-        return vocabulary
-
     def make_preprocessors(self, train_raw):
+        """Each modality's record builds its preprocessor (text learns or loads vocab.txt)."""
         c = self.config
         for modality in c.modalities:
             if modality not in train_raw or len(train_raw[modality]) == 0:
@@ -104,57 +108,46 @@ class PretrainingRun:
                     f"The config mixes in {modality!r} (mix={c.mix}) but no {modality} data was given; "
                     f"give some, or set its ratio to 0."
                 )
-        if "text" in c.modalities:
-            self.preprocessors["text"] = TextPreprocessor(self._vocabulary(list(train_raw["text"])), c.sequence_length)
-        if "image" in c.modalities:
-            self.preprocessors["image"] = ImagePreprocessor(c.image_size, c.image_patch_size, c.image_channels)
-        if "audio" in c.modalities:
-            self.preprocessors["audio"] = AudioPreprocessor(
-                n_mels=c.n_mels, patch_frequency=c.audio_patch_frequency, patch_time=c.audio_patch_time,
-                max_seconds=c.audio_seconds,
-            )
+        for modality in c.modalities:
+            record = get_modality(modality)
+            self.preprocessors[modality] = record.build_preprocessor(c, train_raw[modality], self.run_dir, self.chief)
         if self.chief:
-            configs = {m: p.get_config() for m, p in self.preprocessors.items()}
-            if "text" in configs:
-                configs["text"] = {k: v for k, v in configs["text"].items() if k != "vocabulary"}
+            configs = {m: get_modality(m).saved_config(p) for m, p in self.preprocessors.items()}
             atomic_write_text(os.path.join(self.run_dir, "preprocessors.json"), json.dumps(configs, indent=2))
 
-    def _table(self, modality, raw, limit):
-        raw = raw[:limit] if limit else raw
-        if modality == "audio":
-            waveforms, lengths = fixed_length_audio(raw, self.config.audio_seconds)
-            return build_table(self.preprocessors[modality], waveforms, lengths=lengths)
-        if modality == "text":
-            raw = tf.constant(list(raw))
-        return build_table(self.preprocessors[modality], raw)
+    def _table(self, modality, examples, limit):
+        examples = examples[:limit] if limit else examples
+        return get_modality(modality).feature_table(self.preprocessors[modality], examples, self.config)
 
     def prepare(self, train_raw, validation_raw):
-        """Learns/loads the vocabulary and preprocesses every modality once into memory."""
+        """Builds the preprocessors and preprocesses every modality once into memory.
+
+        `train_raw` / `validation_raw`: {modality: examples}, e.g. {"text": [str], "image": uint8
+        [N, H, W, C], "audio": [float32 [T]]}.
+        """
         c = self.config
         self.make_preprocessors(train_raw)
-        limits = {"text": c.text_examples, "image": c.image_examples, "audio": c.audio_examples}
         for modality in c.modalities:
-            self.tables[modality] = self._table(modality, train_raw[modality], limits[modality])
+            record = get_modality(modality)
+            self.tables[modality] = self._table(modality, train_raw[modality], record.example_limit(c))
             if modality not in validation_raw or len(validation_raw[modality]) == 0:
                 raise ValueError(f"No validation data for {modality!r}: held-out losses need some.")
             self.validation[modality] = self._table(modality, validation_raw[modality], c.validation_examples)
-        self.text_ids = None
-        if "text" in self.preprocessors:
-            p = self.preprocessors["text"]
-            self.text_ids = {"vocabulary_size": p.vocabulary_size, "mask_id": p.mask_id,
-                             "num_special": len(RESERVED_TOKENS)}
-        cycle = c.schedule()
+        self.mask_arguments = {
+            m: get_modality(m).objective.mask_arguments(p) for m, p in self.preprocessors.items()
+        }
         self.sources = {
             m: MaskedBatches(
-                self.tables[m], m, c, self.text_ids,
+                self.tables[m], m, c, self.mask_arguments[m],
                 total_positions=self.batches_before(m, c.steps) * c.global_batch_size,
             )
             for m in c.modalities
         }
         self.validation_sources = {
-            m: MaskedBatches(self.validation[m], m, c, self.text_ids, shuffle=False) for m in c.modalities
+            m: MaskedBatches(self.validation[m], m, c, self.mask_arguments[m], shuffle=False)
+            for m in c.modalities
         }
-        self.cycle = cycle
+        self.cycle = c.schedule()
         if self.chief:
             atomic_write_text(os.path.join(self.run_dir, "config.json"), c.to_json())
 
@@ -241,37 +234,40 @@ class PretrainingRun:
     def step(self):
         return int(self.optimizer.iterations.numpy())
 
+    def _reports_accuracy(self, modality):
+        return bool(get_modality(modality).objective.reports_accuracy)
+
+    def _validation_batches(self, modality, batch_size):
+        source = self.validation_sources[modality]
+        return tf.data.Dataset.range(source.num_rows).map(source.example).batch(batch_size)
+
     def evaluate(self, batch_size=64):
-        """Held-out masked loss (and text accuracy) per modality, with fixed masks."""
+        """Held-out masked loss per modality (and accuracy where the objective reports it),
+        with fixed masks."""
         results = {}
-        for m, source in self.validation_sources.items():
+        for m in self.validation_sources:
             totals = {"loss": 0.0, "count": 0.0, "correct": 0.0}
-            n = source.num_rows
-            ds = tf.data.Dataset.range(n).map(source.example).batch(batch_size)
-            for batch in ds:
+            for batch in self._validation_batches(m, batch_size):
                 for k, v in self.eval_steps[m](batch).items():
                     totals[k] += float(v)
             results[f"{m}_loss"] = totals["loss"] / max(totals["count"], 1.0)
-            if m == "text":
-                results["text_accuracy"] = totals["correct"] / max(totals["count"], 1.0)
+            if self._reports_accuracy(m):
+                results[f"{m}_accuracy"] = totals["correct"] / max(totals["count"], 1.0)
         return results
 
-    def text_unigram_baseline(self):
-        """Accuracy and loss of always predicting the training unigram distribution."""
-        table = self.tables["text"]
-        ids = table["token_ids"][table["padding_mask"]]
-        counts = np.bincount(ids[ids >= len(RESERVED_TOKENS)], minlength=self.text_ids["vocabulary_size"]).astype(np.float64)
-        probs = (counts + 1) / (counts + 1).sum()
-        targets = []
-        source = self.validation_sources["text"]
-        for batch in tf.data.Dataset.range(source.num_rows).map(source.example).batch(256):
-            w = batch["mask_weights"].numpy() > 0
-            targets.append(batch["mask_ids"].numpy()[w])
-        targets = np.concatenate(targets)
-        return {
-            "text_unigram_accuracy": float(np.mean(targets == np.argmax(counts))),
-            "text_unigram_loss": float(-np.mean(np.log(probs[targets]))),
-        }
+    def baselines(self):
+        """The objectives' baselines on held-out data, for each modality whose objective reports
+        accuracy and has one: {f"{m}_unigram_accuracy", f"{m}_unigram_loss"} for text (always
+        predicting the training unigram distribution)."""
+        results = {}
+        for m in self.config.modalities:
+            baseline = getattr(get_modality(m).objective, "baseline", None)
+            if self._reports_accuracy(m) and baseline is not None:
+                values = baseline(self.tables[m], self._validation_batches(m, 256), self.mask_arguments[m])
+                results.update({f"{m}_{k}": v for k, v in values.items()})
+        return results
+
+    text_unigram_baseline = baselines  # the older name (examples/pretrain.py)
 
     def _log_jsonl(self, name, record):
         if self.chief:
@@ -341,7 +337,7 @@ class PretrainingRun:
             if not math.isfinite(loss):
                 raise FloatingPointError(f"The {modality} loss became {loss} at step {step}; lower learning_rate.")
             record = {"step": step, "modality": modality, "loss": loss}
-            if modality == "text":
+            if self._reports_accuracy(modality):
                 record["accuracy"] = float(sums["correct"]) / count
             self._log_jsonl("train.jsonl", record)
             recent[modality] = loss

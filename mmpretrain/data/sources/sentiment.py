@@ -17,12 +17,10 @@ import zipfile
 
 import numpy as np
 
-from mmpretrain.data.data_splits import DataSplits
-from mmpretrain.data.data_splits import build_splits
+from mmpretrain.data.data_splits import DataSplits, build_splits
 from mmpretrain.data.fetch import PipArchive
-from mmpretrain.data.splits import DEFAULT_FRACTIONS
-from mmpretrain.data.splits import split_indices
 from mmpretrain.data.sources.text_corpus import dedup_key
+from mmpretrain.data.splits import DEFAULT_FRACTIONS, split_indices
 
 PACKAGES = {
     "vader": PipArchive("vader", "vaderSentiment", "3.3.2"),

@@ -10,246 +10,43 @@ reads files. Noise (white, at a given SNR) is added after the cache, also seeded
 Splits are by voice: voices are ranked by their stable hash with the seed and the test and
 validation splits take whole voices, so no test voice (accent + variant combination) is heard in
 training. Synthesis runs at most 2 engine processes at a time.
+
+The voices and engines are in `speech_voices`, synthesis and its cache in `speech_synthesis`;
+their public names are re-exported here.
 """
 
-import concurrent.futures
-import dataclasses
-import functools
-import hashlib
-import json
-import os
-import pathlib
 import re
-import shutil
-import subprocess
-import tempfile
 
 import numpy as np
 
-from mmpretrain.data.audio_io import SAMPLE_RATE
-from mmpretrain.data.audio_io import decode_wav_bytes
-from mmpretrain.data.audio_io import mix_noise
-from mmpretrain.data.audio_io import resample
-from mmpretrain.data.cache import SourceMissingError
-from mmpretrain.atomic_files import atomic_write_bytes
-from mmpretrain.data.cache import cache_dir
+from mmpretrain.data.augmentation import mix_noise
 from mmpretrain.data.data_splits import DataSplits
-from mmpretrain.data.fetch import DebianPackage
-from mmpretrain.data.splits import DEFAULT_FRACTIONS
-from mmpretrain.data.splits import SPLIT_NAMES
-from mmpretrain.data.splits import split_by_rank
-from mmpretrain.data.splits import stable_hash
+from mmpretrain.data.sources.speech_synthesis import (
+    MAX_WORKERS,
+    SYNTH_VERSION,  # noqa: F401
+    Clip,
+    synthesize,  # noqa: F401
+    synthesize_clips,
+)
+from mmpretrain.data.sources.speech_voices import (
+    ESPEAK_ACCENTS,  # noqa: F401
+    ESPEAK_VARIANTS,  # noqa: F401
+    FLITE_VOICES,  # noqa: F401
+    PACKAGES,  # noqa: F401
+    Voice,
+    check_voice,
+    default_voices,
+    engine_version,  # noqa: F401
+)
+from mmpretrain.data.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, split_by_rank, stable_hash
+from mmpretrain.modalities.audio_io import SAMPLE_RATE
 
-SYNTH_VERSION = 1
-MAX_WORKERS = 2
 DEFAULT_KEYWORDS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
     "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
 )
-# espeak-ng's English accents (the mbrola voices need extra packages and are left out).
-ESPEAK_ACCENTS = (
-    "en-gb", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-gb-x-gbclan",
-    "en-gb-x-gbcwmd", "en-us-nyc",
-)
-# A default subset of the ~100 variants that `espeak-ng --voices=variant` lists ("" = none).
-ESPEAK_VARIANTS = (
-    "", "f1", "f2", "f3", "f4", "f5", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "croak",
-    "klatt", "whisper",
-)
-FLITE_VOICES = ("kal", "awb", "rms", "slt")
-_FLITE_BASE_F0 = {"kal": 105.0, "awb": 110.0, "rms": 100.0, "slt": 170.0}
 SPEED_RANGE = (130, 211)  # words per minute, [low, high)
 PITCH_RANGE = (25, 76)  # espeak-ng pitch 0..99, [low, high)
-
-PACKAGES = {
-    "espeak-ng": DebianPackage("espeak-ng", "espeak-ng", ("/usr/bin/espeak-ng",)),
-    "flite": DebianPackage("flite", "flite", ("/usr/bin/flite",)),
-}
-
-
-@dataclasses.dataclass(frozen=True, order=True)
-class Voice:
-    """An engine voice: `engine` ("espeak-ng" or "flite"), `name` (accent or voice), `variant`."""
-
-    engine: str
-    name: str
-    variant: str = ""
-
-    @property
-    def id(self):
-        return f"{self.engine}:{self.name}" + (f"+{self.variant}" if self.variant else "")
-
-    @classmethod
-    def parse(cls, text):
-        """"espeak-ng:en-us+f3", "en-us+f3" (espeak-ng) or "flite:slt" -> Voice."""
-        if isinstance(text, Voice):
-            return text
-        engine, _, rest = text.rpartition(":")
-        engine = engine or "espeak-ng"
-        name, _, variant = rest.partition("+")
-        if engine == "espeak-ng" and name == "en":
-            name = "en-gb"  # espeak-ng's "en" is its British English voice
-        if engine not in PACKAGES or not name:
-            raise ValueError(
-                f"Received voice {text!r}. Expected 'espeak-ng:ACCENT[+VARIANT]', "
-                "'ACCENT[+VARIANT]' or 'flite:VOICE', e.g. 'en-gb-scotland+f3' or 'flite:slt'."
-            )
-        return cls(engine, name, variant)
-
-
-@dataclasses.dataclass(frozen=True)
-class Clip:
-    """One utterance to synthesize: text, voice, speed (words per minute) and pitch (0-99)."""
-
-    text: str
-    voice: Voice
-    speed: int
-    pitch: int
-
-    def key(self):
-        config = [SYNTH_VERSION, engine_version(self.voice.engine), self.voice.id, self.text,
-                  int(self.speed), int(self.pitch), SAMPLE_RATE]
-        return hashlib.sha256(json.dumps(config).encode()).hexdigest()
-
-    def describe(self):
-        return {"text": self.text, "voice": self.voice.id, "speed": self.speed, "pitch": self.pitch}
-
-
-# === Engines ===
-
-
-def _require(engine):
-    PACKAGES[engine].locate()
-    return shutil.which(engine) or PACKAGES[engine].paths[0]
-
-
-@functools.lru_cache(maxsize=None)
-def engine_version(engine):
-    if engine == "espeak-ng":
-        result = subprocess.run([_require(engine), "--version"], capture_output=True, text=True)
-        return result.stdout.strip().split("  Data")[0]
-    return PACKAGES[engine].version_of()
-
-
-@functools.lru_cache(maxsize=None)
-def espeak_variants():
-    """Names of the variants espeak-ng offers (`espeak-ng --voices=variant`), sorted."""
-    out = subprocess.run(
-        [_require("espeak-ng"), "--voices=variant"], capture_output=True, text=True
-    ).stdout
-    return tuple(sorted({m.group(1) for m in re.finditer(r"!v/(\S+)", out)}))
-
-
-@functools.lru_cache(maxsize=None)
-def espeak_accents():
-    """English accents espeak-ng offers (`espeak-ng --voices=en`, mbrola voices left out)."""
-    out = subprocess.run(
-        [_require("espeak-ng"), "--voices=en"], capture_output=True, text=True
-    ).stdout
-    accents = set()
-    for line in out.splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 5 and not fields[4].startswith("mb/") and fields[1].startswith("en"):
-            accents.add(fields[1])
-    return tuple(sorted(accents))
-
-
-@functools.lru_cache(maxsize=None)
-def flite_voices():
-    out = subprocess.run([_require("flite"), "-lv"], capture_output=True, text=True).stdout
-    return tuple(out.split(":", 1)[-1].split())
-
-
-def check_voice(voice):
-    """Raises ValueError if the engine does not know the voice (espeak-ng would fall back)."""
-    if voice.engine == "espeak-ng":
-        if voice.name not in espeak_accents():
-            raise ValueError(
-                f"Received espeak-ng accent {voice.name!r}. Expected one of {espeak_accents()}."
-            )
-        if voice.variant and voice.variant not in espeak_variants():
-            raise ValueError(
-                f"Received espeak-ng variant {voice.variant!r}. Expected one of "
-                f"{espeak_variants()} (see `espeak-ng --voices=variant`)."
-            )
-    elif voice.name not in flite_voices() or voice.variant:
-        raise ValueError(f"Received flite voice {voice.id!r}. Expected one of {flite_voices()}.")
-
-
-def default_voices(engines=("espeak-ng", "flite")):
-    """The default voices of the engines that are installed: espeak-ng accents x variants, flite."""
-    voices = []
-    if "espeak-ng" in engines and PACKAGES["espeak-ng"].present():
-        voices += [Voice("espeak-ng", a, v) for a in ESPEAK_ACCENTS for v in ESPEAK_VARIANTS]
-    if "flite" in engines and PACKAGES["flite"].present():
-        voices += [Voice("flite", name) for name in FLITE_VOICES if name in flite_voices()]
-    if not voices:
-        raise SourceMissingError("espeak-ng", "no speech engine is installed")
-    return voices
-
-
-def _run_engine(clip):
-    """Raw samples and sample rate of one clip, straight from the engine."""
-    voice = clip.voice
-    if voice.engine == "espeak-ng":
-        name = voice.name + (f"+{voice.variant}" if voice.variant else "")
-        command = [_require("espeak-ng"), "-v", name, "-s", str(int(clip.speed)),
-                   "-p", str(int(clip.pitch)), "--stdout", "--stdin"]
-        result = subprocess.run(command, input=clip.text.encode("utf-8"), capture_output=True)
-        data = result.stdout
-    else:
-        f0 = _FLITE_BASE_F0.get(voice.name, 120.0) * 2.0 ** ((clip.pitch - 50) / 100.0)
-        with tempfile.TemporaryDirectory(prefix="mmpretrain-flite-") as tmp:
-            text_file, wav_file = os.path.join(tmp, "in.txt"), os.path.join(tmp, "out.wav")
-            pathlib.Path(text_file).write_text(clip.text, encoding="utf-8")
-            command = [_require("flite"), "-voice", voice.name, "-f", text_file, "-o", wav_file,
-                       "--setf", f"duration_stretch={175.0 / clip.speed:.4f}",
-                       "--setf", f"int_f0_target_mean={f0:.1f}"]
-            result = subprocess.run(command, capture_output=True)
-            data = pathlib.Path(wav_file).read_bytes() if os.path.exists(wav_file) else b""
-    if result.returncode != 0 or len(data) <= 44:
-        raise RuntimeError(
-            f"`{' '.join(command)}` failed (exit {result.returncode}) for text {clip.text!r}: "
-            f"{result.stderr.decode(errors='replace').strip()[:400]}"
-        )
-    return decode_wav_bytes(data)
-
-
-def synthesize(clip, root=None):
-    """One clip as float32 `[T]` at 16 kHz, read from the cache or synthesized and cached."""
-    key = clip.key()
-    path = cache_dir(root) / "speech" / key[:2] / f"{key}.npz"
-    if path.exists():
-        with np.load(path) as stored:
-            return stored["audio"].astype(np.float32) / 32767.0
-    audio, rate = _run_engine(clip)
-    audio = resample(audio, rate, SAMPLE_RATE)
-    pcm = np.round(np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
-    with tempfile.SpooledTemporaryFile() as buffer:
-        np.savez(buffer, audio=pcm, config=json.dumps(clip.describe()))
-        buffer.seek(0)
-        atomic_write_bytes(path, buffer.read())
-    return pcm.astype(np.float32) / 32767.0
-
-
-def synthesize_clips(clips, root=None, workers=MAX_WORKERS, progress=True):
-    """Synthesizes `clips` (cached ones are only read), at most 2 engines at a time, in order."""
-    from tqdm.auto import tqdm
-
-    workers = max(1, min(int(workers), MAX_WORKERS))
-    results = [None] * len(clips)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(synthesize, clip, root): i for i, clip in enumerate(clips)}
-        bar = tqdm(
-            concurrent.futures.as_completed(futures),
-            total=len(clips),
-            desc="synthesizing speech",
-            unit="clip",
-            disable=not progress or len(clips) < 20,
-        )
-        for future in bar:
-            results[futures[future]] = future.result()
-    return results
 
 
 # === Planning: which clip goes to which split ===
@@ -352,8 +149,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")
 
 def corpus_sentences(texts, min_words=3, max_words=20):
     """Distinct sentences of `texts` with `min_words`..`max_words` words and mostly letters."""
-    from mmpretrain.data.sources.text_corpus import deduplicate
-    from mmpretrain.data.sources.text_corpus import is_prose
+    from mmpretrain.data.sources.text_corpus import deduplicate, is_prose
 
     sentences = []
     for text in texts:

@@ -27,12 +27,9 @@ import warnings
 
 import numpy as np
 
-from mmpretrain.data.audio_io import SAMPLE_RATE
-from mmpretrain.data.audio_io import load_audio_file
-from mmpretrain.data.data_splits import DataSplits
-from mmpretrain.data.data_splits import build_splits
-from mmpretrain.data.splits import DEFAULT_FRACTIONS
-from mmpretrain.data.splits import split_indices
+from mmpretrain.data.data_splits import DataSplits, build_splits
+from mmpretrain.data.splits import DEFAULT_FRACTIONS, split_indices
+from mmpretrain.modalities.audio_io import SAMPLE_RATE, load_audio
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -263,6 +260,27 @@ def chunk_audio(audio, max_seconds, long_audio="crop", min_chunk_seconds=1.0):
     return chunks
 
 
+def _read_audio(path):
+    """(float32 [T] at 16 kHz in [-1, 1], None), or (None, why the file is skipped)."""
+    try:
+        return np.clip(load_audio(path), -1.0, 1.0), None
+    except ValueError as error:  # load_audio's one error for unreadable and empty files
+        if _frames(path) == 0:
+            return None, "it has 0 samples"
+        detail = error.__cause__ if error.__cause__ is not None else error
+        return None, f"cannot decode it as audio ({type(detail).__name__}: {detail})"
+
+
+def _frames(path):
+    """Frames in the audio file's header (None if soundfile cannot read the header)."""
+    import soundfile
+
+    try:
+        return soundfile.info(str(path)).frames
+    except (RuntimeError, TypeError, ValueError):
+        return None
+
+
 def load_audio_folder(root, max_seconds=10.0, long_audio="crop", min_chunk_seconds=1.0, seed=0,
                       fractions=DEFAULT_FRACTIONS):
     """Audio in `root`/CLASS/*.wav|flac|ogg: a `DataSplits` of (float32 `[T]` @16 kHz, label).
@@ -276,14 +294,9 @@ def load_audio_folder(root, max_seconds=10.0, long_audio="crop", min_chunk_secon
     clips, labels, files, skipped = [], [], [], []
     for label, (_, paths) in enumerate(classes):
         for path in paths:
-            try:
-                audio = load_audio_file(path)
-            except Exception as error:  # soundfile raises several types for a bad file
-                _skip(path, f"cannot decode it as audio ({type(error).__name__}: {error})")
-                skipped.append(str(path))
-                continue
-            if audio.size == 0:
-                _skip(path, "it has 0 samples")
+            audio, reason = _read_audio(path)
+            if audio is None:
+                _skip(path, reason)
                 skipped.append(str(path))
                 continue
             clips.append(chunk_audio(audio, max_seconds, long_audio, min_chunk_seconds))
