@@ -40,24 +40,17 @@ def reloaded(exported):
 
 
 def raw_inputs(samples, modality, count, image_size=None):
-    """The first `count` samples as the signature takes them (images optionally re-sized)."""
-    if modality == "text":
-        return samples["text"][:count]
-    if modality == "image":
-        images = samples["image"][:count]
-        if image_size is not None:  # any H and W: the SavedModel resizes
-            images = tf.cast(tf.image.resize(images, image_size), tf.uint8).numpy()
-        return images
-    lengths = samples["audio"]["lengths"][:count]
-    return {"waveforms": samples["audio"]["waveforms"][:count, : int(lengths.max())], "lengths": lengths}
+    """The first `count` samples as the signature takes them (a raw batch; images optionally re-sized)."""
+    from mmpretrain.modalities import get_modality
+
+    batch = get_modality(modality).slice_batch(samples[modality], count)
+    if image_size is not None:  # any H and W: the SavedModel resizes
+        batch = {"images": tf.cast(tf.image.resize(batch["images"], image_size), tf.uint8).numpy()}
+    return batch
 
 
 def signature_feed(modality, inputs):
-    if modality == "text":
-        return {"text": tf.constant([t.encode() for t in inputs])}
-    if modality == "image":
-        return {"images": tf.constant(inputs)}
-    return {"waveforms": tf.constant(inputs["waveforms"]), "lengths": tf.constant(inputs["lengths"])}
+    return {key: tf.constant(value) for key, value in inputs.items()}
 
 
 # === Layout and assets ===
@@ -115,7 +108,7 @@ def test_reloaded_saved_model_equals_keras_at_two_batch_sizes(exported, reloaded
 
 def saved_model_cli_run(result, run, samples, tmp_path):
     """Starts `saved_model_cli run` on the ids-only encoder (a process without tf.text)."""
-    ids = run.preprocessors["text"](samples["text"][:2])
+    ids = run.preprocessors["text"](samples["text"]["text"][:2])
     files = []
     for name, value in (("input_word_ids", ids["token_ids"]), ("input_mask", ids["padding_mask"]),
                         ("input_type_ids", ids["segment_ids"])):
@@ -135,9 +128,9 @@ def test_fresh_processes_load_the_export(exported, tmp_path):
     from mmpretrain.export.text_hub_export import check_core_ops
 
     result, run, samples = exported
-    texts, images, audio = samples["text"][:4], samples["image"][:3], raw_inputs(samples, "audio", 3)
+    texts, images, audio = (raw_inputs(samples, m, n) for m, n in (("text", 4), ("image", 3), ("audio", 3)))
     inputs = tmp_path / "inputs.npz"
-    np.savez(inputs, text=np.array([t.encode() for t in texts], dtype=object), images=images,
+    np.savez(inputs, text=texts["text"], images=images["images"],
              waveforms=audio["waveforms"], lengths=audio["lengths"])
     out = tmp_path / "out.npz"
     cli = saved_model_cli_run(result, run, samples, tmp_path)
@@ -183,7 +176,7 @@ def test_finetuning_with_adam_changes_every_encoder_variable(exported, tmp_path)
 
     result, run, samples = exported
     audio = raw_inputs(samples, "audio", 6)
-    x = {"text": tf.constant([t.encode() for t in samples["text"][:6]]), "images": samples["image"][:6],
+    x = {"text": tf.constant(samples["text"]["text"][:6]), "images": samples["image"]["images"][:6],
          "waveforms": audio["waveforms"], "lengths": audio["lengths"]}
     inputs = {"text": keras.Input((), dtype="string", name="text"),
               "images": keras.Input((None, None, 1), dtype="uint8", name="images"),
@@ -234,8 +227,7 @@ def test_tflite_float32_parity_int8_size_and_ops(exported, modality):
         ops = check_tflite_ops(content)
         assert not any(op.startswith("Flex") for op in ops["custom"])
     # Re-run the float32 file here on the real samples rather than trusting the report.
-    raw = {"text": samples["text"], "image": samples["image"], "audio": samples["audio"]}[modality]
-    want = keras_outputs(run, modality, raw)
+    want = keras_outputs(run, modality, samples[modality])
     got = run_tflite(files["float32"], tflite_inputs(modality, samples), modality)
     for key in ("pooled_output", "sequence_output"):
         assert np.abs(got[key] - want[key]).max() <= 1e-4, key

@@ -98,8 +98,8 @@ def test_status_and_metadata_follow_tf_serving(served):
 def request_kinds(exported):
     """(name, path, body, signature, direct feed, row format) for each kind of request."""
     _, _, samples = exported
-    texts = samples["text"][:2]
-    images = samples["image"][:2]
+    texts = [t.decode() for t in samples["text"]["text"][:2]]
+    images = samples["image"]["images"][:2]
     clips = [samples["audio"]["waveforms"][i, : samples["audio"]["lengths"][i]] for i in range(2)]
     width = max(len(c) for c in clips)
     padded = np.stack([np.pad(c, (0, width - len(c))) for c in clips])
@@ -163,7 +163,7 @@ def test_b64_images_and_audio_files(served):
 
     server, exported = served
     _, _, samples = exported
-    image = samples["image"][0]
+    image = samples["image"]["images"][0]
     png = tf.io.encode_png(tf.constant(image)).numpy()
     status, body = call(server, "POST", "/v1/models/tiny:predict", {
         "signature_name": "serve_image", "instances": [{"b64": base64.b64encode(png).decode()}]})
@@ -195,14 +195,15 @@ def test_b64_images_and_audio_files(served):
 def test_hub_text_models_are_served(served):
     server, exported = served
     _, run, samples = exported
+    texts = [t.decode() for t in samples["text"]["text"][:2]]
     status, body = call(server, "POST", "/v1/models/tiny_text_preprocess:predict",
-                        {"instances": samples["text"][:2]})
+                        {"instances": texts})
     assert status == 200, body
     ids = body["predictions"]
     status, body = call(server, "POST", "/v1/models/tiny_text_encoder:predict", {"instances": ids})
     assert status == 200, body
     status, text = call(server, "POST", "/v1/models/tiny:predict",
-                        {"signature_name": "serve_text", "instances": samples["text"][:2]})
+                        {"signature_name": "serve_text", "instances": texts})
     got = np.array([p["pooled_output"] for p in body["predictions"]])
     want = np.array([p["pooled_output"] for p in text["predictions"]])
     assert np.abs(got - want).max() <= 1e-5
@@ -289,3 +290,52 @@ def test_a_new_version_is_picked_up_and_becomes_the_default(served):
     status, body = call(server, "POST", "/v1/models/tiny/versions/2:predict",
                         {"signature_name": "serve_text", "instances": ["hello"]})
     assert status == 200 and len(body["predictions"][0]["pooled_output"]) == 64
+
+
+def png_header(width, height):
+    """The first bytes of a grayscale PNG that declares width x height (no pixel data)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b"")
+
+
+def test_b64_files_are_bounded_before_decoding(served):
+    """Huge declared images and absurd sample rates get a 400; long audio is cut to the model's
+    max_audio_seconds before it is resampled."""
+    import soundfile
+
+    from mmpretrain.modalities import audio_io
+
+    server, exported = served
+    _, run, _ = exported
+    huge = base64.b64encode(png_header(5000, 5000)).decode()
+    status, body = call(server, "POST", "/v1/models/tiny:predict",
+                        {"signature_name": "serve_image", "instances": [{"b64": huge}]})
+    assert status == 400 and "5000x5000" in body["error"] and str(4096 * 4096) in body["error"], body
+
+    def wav(clip, rate):
+        buffer = io.BytesIO()
+        soundfile.write(buffer, clip, rate, format="WAV", subtype="PCM_16")
+        return buffer.getvalue()
+
+    tone = (0.3 * np.sin(np.arange(4000) / 3.0)).astype(np.float32)
+    status, body = call(server, "POST", "/v1/models/tiny:predict", {
+        "signature_name": "serve_audio", "instances": [{"waveforms": {"b64": base64.b64encode(wav(tone, 500)).decode()}}]})
+    assert status == 400 and "500 Hz" in body["error"], body
+
+    seconds = run.preprocessors["audio"].max_seconds
+    long = (0.3 * np.sin(np.arange(int(8000 * seconds * 3)) / 5.0)).astype(np.float32)
+    data = wav(long, 8000)
+    status, body = call(server, "POST", "/v1/models/tiny:predict", {
+        "signature_name": "serve_audio", "instances": [{"waveforms": {"b64": base64.b64encode(data).decode()}}]})
+    assert status == 200, body
+    cut = audio_io.decode_audio(io.BytesIO(data), "clip", 16000, max_seconds=seconds)
+    assert len(cut) <= 16000 * seconds + 2
+    want = direct(exported, "serve_audio", {"waveforms": tf.constant(cut[None]), "lengths": tf.constant([len(cut)])})
+    check_same(body, want, True)
+    assert call(server, "GET", "/v1/models/tiny")[0] == 200

@@ -10,8 +10,9 @@ def add_export_parser(subparsers):
         help="export a finished pretraining run as SavedModels (TF Serving layout) and TFLite",
         description=(
             "Export the encoder of a finished pretraining run: a SavedModel with one signature per "
-            "modality (serve_text, serve_image, serve_audio) in OUTPUT/NAME/VERSION/, the TF Hub "
-            "text pair (OUTPUT/NAME_text_preprocess and OUTPUT/NAME_text_encoder), and TFLite files "
+            "modality (serve_text, serve_image, serve_audio, ...) in OUTPUT/NAME/VERSION/, the "
+            "modalities' companion models (for text the TF Hub pair OUTPUT/NAME_text_preprocess "
+            "and OUTPUT/NAME_text_encoder), and TFLite files "
             "(float32 and int8, with parity reports) in OUTPUT/NAME/VERSION/assets.extra/tflite/. "
             "Existing versions are never overwritten. Serve the result with `mmpretrain serve OUTPUT`."
         ),
@@ -48,9 +49,8 @@ def run_export_command(args):
 def summarize(result):
     """Readable lines: where each model went and the measured parity."""
     lines = [f"Exported {result.name!r} version {result.version}:", f"  encoder          {result.encoder_dir}"]
-    if result.text_preprocess_dir:
-        lines.append(f"  text preprocess  {result.text_preprocess_dir}")
-        lines.append(f"  text encoder     {result.text_encoder_dir}  (core TF ops only)")
+    for role, path in result.companion_dirs.items():  # e.g. the TF Hub text pair
+        lines.append(f"  {role.replace('_', ' '):<16} {path}")
     for modality, sizes in result.report["saved_model_parity"].items():
         worst = max(v["max_abs_diff"] for v in sizes.values())
         lines.append(f"  serve_{modality:<6} SavedModel vs Keras max abs diff {worst:.2e}")

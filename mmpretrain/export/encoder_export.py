@@ -12,14 +12,20 @@ graph with `training=True` (dropout on), for fine-tuning through `keras.layers.T
 SavedModel needs `import tensorflow_text` whenever text is exported (the whole graph is
 imported, whatever signature is called).
 
-Assets: `assets/vocab.txt` (text) and `assets/config.json` (everything a client needs: sample
-rate, image size and channels, sequence length, signatures, the backbone and pretraining
-configs).
+Signatures, inputs, config.json keys and assets all come from the modality records
+(`mmpretrain.modalities`): `input_spec`, `preprocess`, `export_config`, `assets`; a new
+modality's signature `serve_<name>` needs no edit here.
+
+Assets: `assets/config.json` (everything a client needs: sample rate, image size and channels,
+sequence length, signatures, the backbone and pretraining configs) and each record's own files
+(`assets/vocab.txt` for text).
 """
 
 import json
 
 import tensorflow as tf
+
+from mmpretrain.modalities.registry import get_modality
 
 FORMAT = "mmpretrain.encoder"
 FORMAT_VERSION = 1
@@ -36,26 +42,12 @@ def training_function_name(signature):
 
 def input_spec(modality, preprocessor):
     """The raw-input spec of a modality's endpoint (one argument: a TensorSpec or a dict)."""
-    if modality == "text":
-        return tf.TensorSpec([None], tf.string, name="text")
-    if modality == "image":
-        return tf.TensorSpec([None, None, None, preprocessor.channels], tf.uint8, name="images")
-    if modality == "audio":
-        return {
-            "waveforms": tf.TensorSpec([None, None], tf.float32, name="waveforms"),
-            "lengths": tf.TensorSpec([None], tf.int32, name="lengths"),
-        }
-    raise ValueError(
-        f"No raw-input export is defined for modality {modality!r}; exportable modalities: "
-        "text, image, audio. Add its input spec in mmpretrain/export/encoder_export.py."
-    )
+    return get_modality(modality).input_spec(preprocessor)
 
 
 def preprocess(modality, preprocessor, inputs):
     """Raw inputs (as `input_spec` describes them) -> the backbone's input dict."""
-    if modality == "audio":
-        return preprocessor(inputs["waveforms"], lengths=inputs["lengths"])
-    return preprocessor(inputs)
+    return get_modality(modality).preprocess(preprocessor, inputs)
 
 
 def encoder_function(model, modality, preprocessor, training=False):
@@ -110,13 +102,8 @@ def encoder_config(run, modalities):
         "preprocessors": {m: run.preprocessor_configs[m] for m in modalities},
         "pretraining": run.config,
     }
-    if "text" in modalities:
-        config.update(sequence_length=pre["text"].sequence_length, vocabulary_file="vocab.txt",
-                      vocabulary_size=pre["text"].vocabulary_size, lower_case=True)
-    if "image" in modalities:
-        config.update(image_size=pre["image"].image_size, image_channels=pre["image"].channels)
-    if "audio" in modalities:
-        config.update(sample_rate=pre["audio"].sample_rate, max_audio_seconds=pre["audio"].max_seconds)
+    for m in modalities:  # what a client needs: sequence length, image size, sample rate, ...
+        config.update(get_modality(m).export_config(pre[m]))
     return config
 
 
@@ -157,7 +144,7 @@ def write_encoder_saved_model(path, run, modalities=None, extra_files=None):
     signatures, functions = encoder_endpoints(run, modalities)
     config = encoder_config(run, modalities)
     assets = {"config_file": ("config.json", json.dumps(config, indent=2, sort_keys=True))}
-    if "text" in modalities:
-        assets["vocab_file"] = ("vocab.txt", "\n".join(run.preprocessors["text"].vocabulary) + "\n")
+    for m in modalities:  # e.g. the text vocabulary
+        assets.update(get_modality(m).assets(run.preprocessors[m]))
     write_saved_model(path, signatures, functions=functions, assets=assets, extra_files=extra_files)
     return config

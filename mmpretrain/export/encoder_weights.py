@@ -1,5 +1,6 @@
 """The encoder's weights: fresh ones for --from-scratch, and back into a Keras backbone.
 
+
 `--from-scratch` trains THE SAME model as the pretrained run: the same exported encoder graph
 (preprocessing included), loaded with `load_encoder_layer`, whose variables are then overwritten
 with a freshly initialised `MultimodalBackbone.from_config(config["backbone"])`'s values (the

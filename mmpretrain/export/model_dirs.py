@@ -1,6 +1,5 @@
 """Where models live and what they are: saved_models/NAME/VERSION, encoder and app configs.
 
-(Formerly `mmpretrain.apps_support.models`.)
 
     encoder_dir = resolve_model_dir("saved_models/mmpretrain_tiny")   # -> .../mmpretrain_tiny/3
     config = encoder_config(encoder_dir)                              # assets/config.json

@@ -6,8 +6,9 @@
         assets/vocab.txt  assets/config.json
         assets.extra/export_report.json   SavedModel-vs-Keras parity, TFLite summary
         assets.extra/tflite/<modality>_{float32,int8}.tflite + .parity.json
-      NAME_text_preprocess/VERSION/       TF Hub text preprocessing (strings -> ids)
-      NAME_text_encoder/VERSION/          TF Hub text encoder on ids (core TF ops only)
+      NAME_<suffix>/VERSION/              each record's companion_exports(), e.g. text's TF Hub
+                                          pair: NAME_text_preprocess (strings -> ids) and
+                                          NAME_text_encoder (ids -> outputs, core TF ops only)
 
 Everything is built and checked in hidden temp dirs beside the versions, then moved in with
 os.rename: a failed export leaves nothing behind, and an existing version is never touched.
@@ -22,12 +23,20 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from mmpretrain.modalities.modality import batch_size, signature_arguments
+from mmpretrain.modalities.registry import get_modality
+
 SAVED_MODEL_TOLERANCE = 1e-5
 
 
 @dataclasses.dataclass
 class ExportResult:
-    """Where an export went and what it measured."""
+    """Where an export went and what it measured.
+
+    `companion_dirs`: {role: version dir} of the SavedModels the records wrote beside the
+    encoder (`Modality.companion_exports`); `text_preprocess_dir` and `text_encoder_dir` are
+    two of them, kept as attributes for TF Hub users.
+    """
 
     name: str
     version: int
@@ -36,6 +45,7 @@ class ExportResult:
     text_encoder_dir: object = None
     tflite_dir: object = None
     report: dict = dataclasses.field(default_factory=dict)
+    companion_dirs: dict = dataclasses.field(default_factory=dict)
 
 
 def check_name(name):
@@ -48,53 +58,46 @@ def check_name(name):
 
 
 def saved_model_parity(saved_model_dir, run, modalities, samples):
-    """Reloads the SavedModel and compares each signature with Keras at two batch sizes."""
+    """Reloads the SavedModel and compares each signature with Keras at two batch sizes.
+
+    `samples`: {modality: raw batch} (see `mmpretrain.export.samples`).
+    """
     import tensorflow as tf
 
+    from mmpretrain.export.encoder_export import signature_name
     from mmpretrain.export.tflite_export import keras_reference
 
     loaded = tf.saved_model.load(saved_model_dir)
     report = {}
     for modality in modalities:
-        signature = loaded.signatures[f"serve_{modality}"]
+        record = get_modality(modality)
+        name = signature_name(modality)
+        signature = loaded.signatures[name]
         report[modality] = {}
-        for batch in sorted({1, _count(samples, modality)}):
-            part = _slice_samples(samples, modality, batch)
+        for batch in sorted({1, batch_size(samples[modality])}):
+            part = record.slice_batch(samples[modality], batch)
             want = keras_reference(run, modality, part)
-            got = {k: v.numpy() for k, v in signature(**_signature_inputs(modality, part)).items()}
+            got = {k: v.numpy() for k, v in signature(**signature_arguments(part)).items()}
             diff = max(float(np.abs(got[k] - want[k]).max()) for k in ("pooled_output", "sequence_output"))
             same_mask = bool(np.array_equal(got["padding_mask"], want["padding_mask"]))
             report[modality][f"batch_{batch}"] = {"max_abs_diff": diff, "padding_mask_equal": same_mask}
             if diff > SAVED_MODEL_TOLERANCE or not same_mask:
                 raise ValueError(
-                    f"The exported serve_{modality} differs from the Keras model by {diff:.3g} at "
+                    f"The exported {name} differs from the Keras model by {diff:.3g} at "
                     f"batch size {batch} (tolerance {SAVED_MODEL_TOLERANCE:g}; masks equal: "
                     f"{same_mask}); nothing was published."
                 )
     return report
 
 
-def _count(samples, modality):
-    return len(samples["audio"]["lengths"]) if modality == "audio" else len(samples[modality])
-
-
-def _slice_samples(samples, modality, count):
-    if modality == "audio":
-        audio = samples["audio"]
-        width = int(np.max(audio["lengths"][:count]))
-        return {"audio": {"waveforms": audio["waveforms"][:count, :width], "lengths": audio["lengths"][:count]}}
-    return {modality: samples[modality][:count]}
-
-
-def _signature_inputs(modality, samples):
-    import tensorflow as tf
-
-    if modality == "text":
-        return {"text": tf.constant([t.encode("utf-8") for t in samples["text"]], tf.string)}
-    if modality == "image":
-        return {"images": tf.constant(np.asarray(samples["image"], np.uint8))}
-    return {"waveforms": tf.constant(samples["audio"]["waveforms"], tf.float32),
-            "lengths": tf.constant(samples["audio"]["lengths"], tf.int32)}
+def companion_bases(output, name, modalities):
+    """{role: (model dir, writer)} of the SavedModels the records write beside the encoder
+    (`companion_exports`, e.g. text's `NAME_text_preprocess` and `NAME_text_encoder`)."""
+    bases = {}
+    for modality in modalities:
+        for suffix, writer in get_modality(modality).companion_exports().items():
+            bases[suffix] = (os.path.join(output, f"{name}_{suffix}"), writer)
+    return bases
 
 
 def export_run(run_dir, output="saved_models", name=None, version=None, modalities=None,
@@ -109,8 +112,8 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
             error, never overwritten.
         modalities: a subset of the run's modalities (list or "text,image"); default all.
         tflite: also write the TFLite files (float32 + int8) with their parity reports.
-        samples: real inputs for the parity checks (see `mmpretrain.export.samples`);
-            default `default_samples(run)`.
+        samples: real inputs for the parity checks, {modality: raw batch} (see
+            `mmpretrain.export.samples`); a modality it lacks gets its record's sample batch.
         log: a function taking a progress message (default: silent).
 
     Raises:
@@ -130,18 +133,14 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
     from mmpretrain.export.encoder_export import check_modalities, write_encoder_saved_model
 
     modalities = check_modalities(run, modalities)
-    encoder_base = os.path.join(output, name)
-    bases = {"encoder": encoder_base}
-    if "text" in modalities:
-        bases["text_preprocess"] = os.path.join(output, f"{name}_text_preprocess")
-        bases["text_encoder"] = os.path.join(output, f"{name}_text_encoder")
+    companions = companion_bases(output, name, modalities)
+    bases = {"encoder": os.path.join(output, name), **{r: base for r, (base, _) in companions.items()}}
     version = serving_layout.next_version(*bases.values()) if version is None else version
     for base in bases.values():
         serving_layout.check_free(base, version)
-    if samples is None:
-        from mmpretrain.export.samples import default_samples
+    from mmpretrain.export.samples import complete_samples
 
-        samples = default_samples(run)
+    samples = complete_samples(run, modalities, samples)
 
     with ExitStack() as stack:
         staged = {role: os.path.join(stack.enter_context(serving_layout.staging_dir(base)), "model")
@@ -152,15 +151,9 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
                   "modalities": list(modalities), "signatures": sorted(config["signatures"])}
         log("checking the reloaded SavedModel against Keras")
         report["saved_model_parity"] = saved_model_parity(staged["encoder"], run, modalities, samples)
-        if "text" in modalities:
-            from mmpretrain.export.text_hub_export import (
-                write_text_encoder_saved_model,
-                write_text_preprocess_saved_model,
-            )
-
-            log("writing the TF Hub text preprocessing and ids-only encoder SavedModels")
-            write_text_preprocess_saved_model(staged["text_preprocess"], run)
-            write_text_encoder_saved_model(staged["text_encoder"], run)
+        for role, (_, writer) in companions.items():
+            log(f"writing the {role} SavedModel")
+            writer(staged[role], run)
         if tflite:
             from mmpretrain.export.tflite_export import export_tflite
 
@@ -181,16 +174,18 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
                   encoding="utf-8") as f:
             json.dump(report, f, indent=2, sort_keys=True)
         # The companions first, the encoder last: a server that sees the encoder's version sees all.
-        order = [r for r in ("text_preprocess", "text_encoder", "encoder") if r in bases]
+        order = [*companions, "encoder"]
         paths = serving_layout.publish_all([(staged[r], bases[r], version) for r in order])
     published = dict(zip(order, paths))
     log(f"published version {version}: " + ", ".join(published.values()))
+    companion_dirs = {role: published[role] for role in companions}
     return ExportResult(
         name=name,
         version=version,
         encoder_dir=published["encoder"],
-        text_preprocess_dir=published.get("text_preprocess"),
-        text_encoder_dir=published.get("text_encoder"),
+        text_preprocess_dir=companion_dirs.get("text_preprocess"),
+        text_encoder_dir=companion_dirs.get("text_encoder"),
         tflite_dir=os.path.join(published["encoder"], "assets.extra", "tflite") if tflite else None,
         report=report,
+        companion_dirs=companion_dirs,
     )

@@ -1,8 +1,9 @@
 """load_run: a finished pretraining run directory -> backbone + preprocessors, or a clear error.
 
 A run directory (see `mmpretrain/training/pretraining_run.py`) holds `config.json`,
-`preprocessors.json` (the text entry without its vocabulary), `vocab.txt` (text runs),
-`checkpoints/` and, once training has finished, `backbone.keras` (written atomically).
+`preprocessors.json` (each modality record's `saved_config`), the records' own files
+(`vocab.txt` for text), `checkpoints/` and, once training has finished, `backbone.keras`
+(written atomically). Each preprocessor comes back through its record's `load_preprocessor`.
 """
 
 import dataclasses
@@ -22,9 +23,8 @@ class LoadedRun:
         preprocessors: dict modality -> preprocessor (`TextPreprocessor`, ...), in the
             backbone's modality order.
         config: the pretraining config as a dict (`config.json`).
-        preprocessor_configs: dict modality -> config, the text one WITH its vocabulary
-            removed (as in `preprocessors.json`).
-        vocabulary_path: `vocab.txt`, or None for a run without text.
+        preprocessor_configs: dict modality -> the record's `saved_config` (as in
+            `preprocessors.json`; the text one without its vocabulary, which is vocab.txt).
     """
 
     run_dir: str
@@ -32,7 +32,6 @@ class LoadedRun:
     preprocessors: dict
     config: dict
     preprocessor_configs: dict
-    vocabulary_path: object = None
 
     @property
     def modalities(self):
@@ -92,10 +91,9 @@ def _check_run_dir(run_dir):
 
 
 def _make_preprocessors(run_dir, configs, modalities):
-    from mmpretrain.modalities.registry import preprocessor_class
-    from mmpretrain.modalities.text import load_vocabulary
+    from mmpretrain.modalities.registry import get_modality
 
-    preprocessors, vocabulary_path = {}, None
+    preprocessors = {}
     for modality in modalities:
         if modality not in configs:
             raise ValueError(
@@ -103,17 +101,14 @@ def _make_preprocessors(run_dir, configs, modalities):
                 f"has no {modality!r} entry (it has {sorted(configs)}); the run directory is "
                 "inconsistent. Re-run the pretraining into a fresh directory."
             )
-        config = dict(configs[modality])
-        if modality == "text":
-            vocabulary_path = os.path.join(run_dir, "vocab.txt")
-            config["vocabulary"] = load_vocabulary(vocabulary_path)  # ValueError if missing/bad
-        try:
-            preprocessors[modality] = preprocessor_class(modality).from_config(config)
+        try:  # the record reads its own files too (text: vocab.txt; ValueError if missing/bad)
+            preprocessors[modality] = get_modality(modality).load_preprocessor(configs[modality], run_dir)
         except (TypeError, ValueError) as err:
             raise ValueError(
-                f"{run_dir!r}: preprocessors.json's {modality!r} entry is not accepted ({err})."
+                f"{run_dir!r}: the {modality!r} preprocessor could not be rebuilt from "
+                f"preprocessors.json and the run's files ({err})."
             ) from None
-    return preprocessors, vocabulary_path
+    return preprocessors
 
 
 def _check_matches(run_dir, backbone, preprocessors):
@@ -158,7 +153,7 @@ def load_run(run_dir):
         ) from None
     if not hasattr(backbone, "modality_model") or not hasattr(backbone, "modalities"):
         raise ValueError(f"{path!r} holds a {type(backbone).__name__}, not a MultimodalBackbone. {fix}")
-    preprocessors, vocabulary_path = _make_preprocessors(run_dir, configs, list(backbone.modalities))
+    preprocessors = _make_preprocessors(run_dir, configs, list(backbone.modalities))
     _check_matches(run_dir, backbone, preprocessors)
     return LoadedRun(
         run_dir=run_dir,
@@ -166,5 +161,4 @@ def load_run(run_dir):
         preprocessors=preprocessors,
         config=config,
         preprocessor_configs={m: configs[m] for m in preprocessors},
-        vocabulary_path=vocabulary_path,
     )

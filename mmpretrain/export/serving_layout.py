@@ -10,15 +10,27 @@ import os
 import shutil
 import tempfile
 
+SAVED_MODEL_FILE = "saved_model.pb"
 
-def list_versions(model_dir):
-    """Sorted integer versions present in `model_dir` (empty when it does not exist)."""
+
+def list_versions(model_dir, complete=False):
+    """Sorted integer versions present in `model_dir` (empty when it does not exist).
+
+    The one place that lists versions (exports, the REST server, model resolution). A version
+    is a directory named by a positive integer; hidden `.tmp-*` staging dirs never count.
+    `complete=True` keeps only versions that hold a `saved_model.pb` (what can be loaded).
+    """
     if not os.path.isdir(model_dir):
         return []
-    return sorted(
-        int(entry) for entry in os.listdir(model_dir)
-        if entry.isdigit() and int(entry) > 0 and os.path.isdir(os.path.join(model_dir, entry))
-    )
+    versions = []
+    for entry in os.listdir(model_dir):
+        path = os.path.join(model_dir, entry)
+        if not (entry.isdigit() and int(entry) > 0 and os.path.isdir(path)):
+            continue
+        if complete and not os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+            continue
+        versions.append(int(entry))
+    return sorted(versions)
 
 
 def next_version(*model_dirs):

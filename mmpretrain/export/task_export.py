@@ -1,6 +1,5 @@
 """An app's export: SavedModel (raw input -> label, score) + TFLite float32/int8, with parity.
 
-(Formerly `mmpretrain.apps_support.app_export`.)
 
     saved_models/APP/VERSION/
       saved_model.pb  variables/            serving_default: raw input -> label, label_id,

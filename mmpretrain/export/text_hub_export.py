@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from mmpretrain.export.saved_model_writer import write_saved_model
 
+TEXT = "text"  # the modality these companions belong to (TextModality.companion_exports)
 HUB_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
 
@@ -60,30 +61,34 @@ def ids_encoder_function(text_model, training=False):
 
 
 def _assets(run, role):
-    pre = run.preprocessors["text"]
+    """The text record's assets (vocab.txt) and a config.json with its export_config keys."""
+    from mmpretrain.modalities.registry import get_modality
+    from mmpretrain.modalities.text_vocabulary import RESERVED_TOKENS
+
+    record = get_modality(TEXT)
+    pre = run.preprocessors[TEXT]
     config = {
         "format": f"mmpretrain.{role}",
         "format_version": 1,
-        "sequence_length": pre.sequence_length,
-        "vocabulary_size": pre.vocabulary_size,
-        "vocabulary_file": "vocab.txt",
-        "lower_case": True,
+        **record.export_config(pre),  # sequence_length, vocabulary_size/_file, lower_case
         "inputs": list(HUB_INPUTS),
-        "special_tokens": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4},
+        "special_tokens": {token: i for i, token in enumerate(RESERVED_TOKENS)},
         "hidden_dim": run.backbone.hidden_dim,
         "backbone": run.backbone.get_config(),
-        "preprocessor": run.preprocessor_configs["text"],
+        "preprocessor": run.preprocessor_configs[TEXT],
     }
     return {
-        "vocab_file": ("vocab.txt", "\n".join(pre.vocabulary) + "\n"),
+        **record.assets(pre),
         "config_file": ("config.json", json.dumps(config, indent=2, sort_keys=True)),
     }
 
 
 def write_text_preprocess_saved_model(path, run):
     """strings [B] -> input_word_ids / input_mask / input_type_ids int32 [B, L]."""
-    fn = preprocess_function(run.preprocessors["text"])
-    spec = tf.TensorSpec([None], tf.string, name="text")
+    from mmpretrain.modalities.registry import get_modality
+
+    fn = preprocess_function(run.preprocessors[TEXT])
+    spec = get_modality(TEXT).input_spec(run.preprocessors[TEXT])  # string [B] named "text"
     write_saved_model(path, {"serving_default": (fn, spec)}, functions={"__call__": (fn, spec)},
                       assets=_assets(run, "text_preprocess"))
     return path
@@ -91,7 +96,7 @@ def write_text_preprocess_saved_model(path, run):
 
 def write_text_encoder_saved_model(path, run):
     """TF Hub inputs dict -> pooled_output / sequence_output / default; no tf.text op."""
-    model = run.backbone.modality_model("text")
+    model = run.backbone.modality_model(TEXT)
     serve = ids_encoder_function(model)
     write_saved_model(
         path,

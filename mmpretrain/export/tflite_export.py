@@ -6,9 +6,10 @@ For each modality, `export_tflite` writes
     <modality>_int8.tflite      <modality>_int8.parity.json     (dynamic-range int8 weights)
 
 Inputs and outputs are those of the encoder SavedModel's signature (see encoder_export.py),
-except images: the TFLite image model takes uint8 [B, S, S, C] at the model's own image size S
-and channels C (resize on the device first). Reason: the SavedModel resizes with antialiasing
-(`ScaleAndTranslate`), which has no TFLite builtin kernel.
+unless the modality's record gives its own `tflite_function`: images, whose TFLite model takes
+uint8 [B, S, S, C] at the model's own image size S and channels C (resize on the device first),
+because the SavedModel resizes with antialiasing (`ScaleAndTranslate`), which has no TFLite
+builtin kernel. The parity inputs are the records' raw sample batches, fed as they are.
 
 Ops: conversion uses `supported_ops=[TFLITE_BUILTINS]` with custom ops allowed, then every
 custom op in the flatbuffer must be one of tf.text's TFLite kernels (`TFTEXT_CUSTOM_OPS`); a
@@ -21,8 +22,9 @@ UTF-8 to [UNK] and an audio model returns NaN for NaN samples; validate on the d
 int8 covers the learned weights only: dynamic-range quantization would also quantize the
 preprocessing's constant matrices (the audio DFT and mel filterbank), and an 8-bit DFT wrecks
 the quiet end of a log-mel spectrogram (pooled-output cosine to Keras fell to ~0.92 on speech).
-`keep_float_outside` restores those constants to float32 after conversion: every quantized
-weight that does not belong to the Keras model's name scope goes back to its float32 value.
+For a modality whose record says `int8_keeps_float()` (audio), `keep_float_outside` restores
+those constants to float32 after conversion: every quantized weight that does not belong to the
+Keras model's name scope goes back to its float32 value.
 
 Parity: each file is run on real inputs and compared with the Keras model (the eager
 preprocessor + `backbone.modality_model`). float32 must agree to `float_tolerance` (1e-4),
@@ -40,6 +42,8 @@ import numpy as np
 import tensorflow as tf
 
 from mmpretrain.export.encoder_export import encoder_function, input_spec
+from mmpretrain.modalities.modality import spec_argument
+from mmpretrain.modalities.registry import get_modality
 
 # Custom ops that tensorflow_text's TFLite registrar (SELECT_TFTEXT_OPS) provides and that
 # TextPreprocessor's graph produces. Anything else is refused.
@@ -106,27 +110,14 @@ def check_tflite_ops(content, what="model"):
 
 
 def tflite_function(run, modality, model=None):
-    """(fn, input_spec) converted for `modality`: the encoder's, with fixed-size images."""
+    """(fn, input_spec) converted for `modality`: the record's `tflite_function` (e.g. images
+    at a fixed size), or the encoder's own function when the record has none."""
     model = model or run.backbone.modality_model(modality)
     preprocessor = run.preprocessors[modality]
-    if modality != "image":
-        return encoder_function(model, modality, preprocessor), input_spec(modality, preprocessor)
-    size, channels = preprocessor.image_size, preprocessor.channels
-
-    def encode(images):
-        # images: uint8 [B, S, S, C]; ImagePreprocessor without the (identity) resize.
-        x = tf.cast(images, tf.float32) / 255.0
-        x = tf.clip_by_value(x, 0.0, 1.0) * 2.0 - 1.0
-        patches = preprocessor.patchify(x)  # [B, N, P*P*C]
-        padding_mask = tf.ones(tf.shape(patches)[:2], dtype=tf.bool)
-        outputs = model({"patches": patches, "padding_mask": padding_mask}, training=False)
-        return {
-            "pooled_output": outputs["pooled_output"],
-            "sequence_output": outputs["sequence_output"],
-            "padding_mask": padding_mask,
-        }
-
-    return encode, tf.TensorSpec([None, size, size, channels], tf.uint8, name="images")
+    twin = get_modality(modality).tflite_function(preprocessor, model)
+    if twin is not None:
+        return twin
+    return encoder_function(model, modality, preprocessor), input_spec(modality, preprocessor)
 
 
 def convert(saved_model_dir, signature, quantization):
@@ -199,24 +190,16 @@ def run_tflite(content, inputs, signature=None):
 
 
 def tflite_inputs(modality, samples):
-    """Real samples -> the TFLite signature's numpy inputs."""
-    if modality == "text":
-        return {"text": np.array([t.encode("utf-8") for t in samples["text"]], dtype=object)}
-    if modality == "image":
-        return {"images": np.asarray(samples["image"], np.uint8)}
-    return {"waveforms": np.asarray(samples["audio"]["waveforms"], np.float32),
-            "lengths": np.asarray(samples["audio"]["lengths"], np.int32)}
+    """The TFLite signature's numpy inputs: the modality's raw batch itself."""
+    return dict(samples[modality])
 
 
-def keras_reference(run, modality, samples):
-    """The Keras model on the eager preprocessor's output: {pooled_output, sequence_output, padding_mask}."""
+def keras_reference(run, modality, batch):
+    """The Keras model on the eager preprocessor's output for a raw batch:
+    {pooled_output, sequence_output, padding_mask} as numpy."""
     preprocessor = run.preprocessors[modality]
-    if modality == "text":
-        features = preprocessor(list(samples["text"]))
-    elif modality == "image":
-        features = preprocessor(np.asarray(samples["image"], np.uint8))
-    else:
-        features = preprocessor(samples["audio"]["waveforms"], lengths=samples["audio"]["lengths"])
+    record = get_modality(modality)
+    features = record.preprocess(preprocessor, spec_argument(record.input_spec(preprocessor), batch))
     outputs = run.backbone.modality_model(modality)(features, training=False)
     return {
         "pooled_output": np.asarray(outputs["pooled_output"]),
@@ -265,8 +248,9 @@ def export_tflite(run, output_dir, modalities, samples, float_tolerance=FLOAT_TO
         run: a `LoadedRun`.
         output_dir: directory for the files (created).
         modalities: the modalities to convert.
-        samples: real inputs, `{"text": [str], "image": uint8 [B, S, S, C] at the model's size
-            and channels, "audio": {"waveforms": float32 [B, T], "lengths": int32 [B]}}`.
+        samples: real inputs, {modality: raw batch} (`mmpretrain.export.samples`); a raw
+            batch is the dict of numpy arrays the TFLite signature takes (images at the model's
+            own size and channels when the record converts a fixed-size twin).
         float_tolerance: max abs diff allowed between float32 TFLite and Keras outputs.
 
     Returns:
@@ -286,17 +270,18 @@ def export_tflite(run, output_dir, modalities, samples, float_tolerance=FLOAT_TO
         write_saved_model(source, {m: tflite_function(run, m, models[m]) for m in modalities})
         for modality in modalities:
             inputs = tflite_inputs(modality, samples)
-            reference = keras_reference(run, modality, samples)
+            reference = keras_reference(run, modality, inputs)
+            keeps_float = get_modality(modality).int8_keeps_float()
             reports[modality] = {}
             float_bytes = None
             for quantization in QUANTIZATIONS:
                 what = f"{modality}_{quantization}"
                 content = convert(source, modality, quantization)
                 restored = []
-                if quantization == "int8":
-                    content, restored = keep_float_outside(content, float_content, models[modality].name)
-                else:
+                if quantization == "float32":
                     float_content = content
+                elif keeps_float:
+                    content, restored = keep_float_outside(content, float_content, models[modality].name)
                 ops = check_tflite_ops(content, what)
                 report = {
                     "modality": modality,

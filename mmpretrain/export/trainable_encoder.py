@@ -12,8 +12,9 @@ names, which end in ":0"; any optimizer with slot variables (Adam) then fails wi
 "'..._embeddings:0_momentum' is not a valid scope name". `EncoderLayer` is a TFSMLayer that
 wraps the SAME tf.Variables (the restored functions read them) under clean names, so Adam,
 AdamW and friends work and every encoder variable trains. It also calls the
-`<signature>_training` function when `training=True` (dropout on), and accepts a bare waveform
-tensor for audio (lengths = the full width).
+`<signature>_training` function when `training=True` (dropout on), and, for a signature whose
+inputs are one tensor plus `lengths` (audio: waveforms + lengths), accepts that tensor alone
+(lengths = its full width).
 
 Inputs, as the signature takes them:
     serve_text:  string [B]
@@ -120,10 +121,11 @@ class EncoderLayer(keras.layers.TFSMLayer):
                         f"received keys {sorted(inputs)} (missing {missing})."
                     )
                 return {k: tf.cast(inputs[k], structure[k].dtype) for k in structure}
-            if set(structure) == {"waveforms", "lengths"}:
-                waveforms = tf.convert_to_tensor(inputs, tf.float32)  # [B, T]
-                lengths = tf.fill(tf.shape(waveforms)[:1], tf.shape(waveforms)[1])  # [B]
-                return {"waveforms": waveforms, "lengths": lengths}
+            others = [k for k in structure if k != "lengths"]
+            if "lengths" in structure and len(others) == 1:  # e.g. bare waveforms [B, T]
+                values = tf.cast(tf.convert_to_tensor(inputs), structure[others[0]].dtype)
+                lengths = tf.fill(tf.shape(values)[:1], tf.shape(values)[1])  # [B]: full width
+                return {others[0]: values, "lengths": tf.cast(lengths, structure["lengths"].dtype)}
             raise ValueError(
                 f"Endpoint {self.signature!r} takes a dict with {sorted(structure)}; received "
                 f"{type(inputs).__name__}."

@@ -2,7 +2,12 @@
 
 import sys
 
-from mmpretrain.serving.rest_server import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT
+from mmpretrain.serving.rest_server import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_IMAGE_PIXELS,
+    DEFAULT_PORT,
+)
 
 
 def add_serve_parser(subparsers):
@@ -22,6 +27,9 @@ def add_serve_parser(subparsers):
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}, TF Serving's REST port)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES,
                    help=f"largest accepted request body (default {DEFAULT_MAX_BODY_BYTES}); larger ones get 413")
+    p.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS,
+                   help=f"largest b64 image (width x height, read from its header before decoding; "
+                        f"default {DEFAULT_MAX_IMAGE_PIXELS}); larger ones get 400")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.set_defaults(func=run_serve_command)
     return p
@@ -32,7 +40,8 @@ def run_serve_command(args):
 
     try:
         server = make_server(args.dir, host=args.host, port=args.port,
-                             max_body_bytes=args.max_body_bytes, verbose=args.verbose)
+                             max_body_bytes=args.max_body_bytes, verbose=args.verbose,
+                             max_image_pixels=args.max_image_pixels)
     except (ValueError, OSError) as err:
         print(f"mmpretrain serve: error: {err}", file=sys.stderr)
         return 2

@@ -8,12 +8,31 @@ found on the next request (exports publish them with an atomic rename); hidden a
 non-numeric directories are ignored.
 """
 
+import json
 import os
 import threading
 
+from mmpretrain.export.serving_layout import SAVED_MODEL_FILE, list_versions
 from mmpretrain.serving.errors import RequestError
 
-SAVED_MODEL_FILE = "saved_model.pb"
+INFO_FILES = ("config.json", "app.json")  # what exports write in assets/ (encoders, task apps)
+
+
+def read_info(path):
+    """The model's own config from assets/ (config.json or app.json), or {} when it has none.
+
+    The server reads only generic facts from it (the sample rate and maximum duration that
+    b64 audio files are decoded to); it never needs it to serve a signature.
+    """
+    for name in INFO_FILES:
+        try:
+            with open(os.path.join(path, "assets", name), encoding="utf-8") as f:
+                info = json.load(f)
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(info, dict):
+            return info
+    return {}
 
 
 class ServableModel:
@@ -34,6 +53,7 @@ class ServableModel:
         self.output_keys = {
             key: list(function.structured_outputs) for key, function in self.signatures.items()
         }
+        self.info = read_info(path)
 
     def signature(self, signature_name):
         if signature_name not in self.signatures:
@@ -88,14 +108,10 @@ class ModelRepository:
         return names
 
     def versions(self, name):
-        folder = os.path.join(self.base_dir, name)
-        if name.startswith(".") or not os.path.isdir(folder):
+        """The complete versions of model `name` (serving_layout.list_versions)."""
+        if name.startswith("."):
             return []
-        return sorted(
-            int(entry) for entry in os.listdir(folder)
-            if entry.isdigit() and int(entry) > 0
-            and os.path.isfile(os.path.join(folder, entry, SAVED_MODEL_FILE))
-        )
+        return list_versions(os.path.join(self.base_dir, name), complete=True)
 
     def resolve(self, name, version=None):
         """(name, version) that exists on disk, or a 404 RequestError saying what does."""

@@ -7,12 +7,12 @@ Accepted bodies (https://www.tensorflow.org/tfx/serving/api_rest#predict_api):
     {"signature_name": "serve_image", "inputs": {"images": [[[[0], ...]]]}}           columnar
     {"inputs": [...]}                                                   one-input signatures
 
-Values, by the signature input's dtype:
+Values, by the signature input's dtype (see instance_values.py; nothing here knows modalities):
     string   a UTF-8 JSON string, or {"b64": base64 bytes} (checked by the model: text must be UTF-8)
-    uint8    nested lists of 0..255, or {"b64": an encoded image file (PNG, JPEG, GIF, BMP)},
-             decoded to the input's channel count
+    uint8    nested lists of 0..255, or {"b64": an encoded image file (PNG, JPEG, GIF, BMP, ...)},
+             decoded to the input's channel count (at most `max_image_pixels`, checked first)
     float    nested lists of finite numbers, or, for a [B, T] waveform, {"b64": a WAV, FLAC or OGG
-             file}, decoded to mono and resampled to 16 kHz
+             file}, decoded to mono at the model's sample rate (16 kHz), cut to its max duration
     int      nested lists of integers
 
 Batching: instances of equal shapes are stacked. Waveforms of different lengths are zero-padded
@@ -26,16 +26,14 @@ that names the input, the instance, what was received and what is accepted.
 """
 
 import base64
-import binascii
-import io
 import json
 import math
 
 import numpy as np
 
 from mmpretrain.serving.errors import RequestError, clean_tf_message
+from mmpretrain.serving.instance_values import DecodeLimits, to_instance  # noqa: F401 (re-exported)
 
-SAMPLE_RATE = 16000
 DEFAULT_SIGNATURE = "serving_default"
 
 
@@ -63,126 +61,6 @@ def parse_json_body(body):
     return value
 
 
-def _spec_text(spec):
-    dims = ", ".join("?" if d is None else str(d) for d in spec.shape.as_list())
-    return f"{spec.dtype.name} [{dims}]"
-
-
-def _decode_b64(value, where):
-    text = value.get("b64")
-    if len(value) != 1 or not isinstance(text, str):
-        raise _bad(f"{where}: an object value must be exactly {{\"b64\": \"<base64 string>\"}}; received keys {sorted(value)}.")
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as err:
-        raise _bad(f"{where}: the b64 value does not decode as base64 ({err}).") from None
-
-
-def _decode_image(data, spec, where):
-    import tensorflow as tf
-
-    channels = spec.shape[-1] if spec.shape[-1] in (1, 3) else 0
-    try:
-        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
-    except (tf.errors.InvalidArgumentError, ValueError) as err:
-        raise _bad(
-            f"{where}: the b64 bytes are not an image file ({clean_tf_message(err.message if hasattr(err, 'message') else err, 200)}); "
-            "accepted: PNG, JPEG, GIF or BMP files."
-        ) from None
-    return image.numpy()  # [H, W, C] uint8
-
-
-def _decode_audio(data, where):
-    import soundfile
-
-    if data[:4] not in (b"RIFF", b"fLaC", b"OggS"):
-        raise _bad(f"{where}: the b64 bytes are not an audio file; accepted: WAV, FLAC or OGG files.")
-    try:
-        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)  # [T, C]
-    except Exception as err:  # libsndfile's errors have several types
-        raise _bad(f"{where}: could not decode the audio file ({str(err)[:200]}); accepted: WAV, FLAC or OGG.") from None
-    mono = samples.mean(axis=1)
-    if rate != SAMPLE_RATE:
-        from mmpretrain.data.audio_io import resample
-
-        mono = resample(mono, rate, SAMPLE_RATE)
-    return np.asarray(mono, np.float32)
-
-
-def _check_strings(value, where):
-    """Nested lists of str / {"b64"} -> nested lists of bytes."""
-    if isinstance(value, list):
-        return [_check_strings(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict):
-        return _decode_b64(value, where)
-    if isinstance(value, str):
-        try:
-            return value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _bad(f"{where}: the string is not valid UTF-8 text (it holds a lone surrogate).") from None
-    raise _bad(f"{where}: expected a string or {{\"b64\": ...}}; received {type(value).__name__} {value!r:.60}.")
-
-
-def to_instance(value, spec, where):
-    """One instance (the input without its batch axis) -> a numpy array of the spec's dtype."""
-    import tensorflow as tf
-
-    rank = spec.shape.rank - 1
-    dtype = spec.dtype
-    if dtype == tf.string:
-        array = np.array(_check_strings(value, where), dtype=object)
-    elif isinstance(value, dict):
-        data = _decode_b64(value, where)
-        if dtype == tf.uint8 and rank == 3:
-            array = _decode_image(data, spec, where)
-        elif dtype.is_floating and rank == 1:
-            array = _decode_audio(data, where)
-        else:
-            raise _bad(f"{where}: b64 values are accepted for strings, images and waveforms, not for {_spec_text(spec)}.")
-    else:
-        try:
-            array = np.asarray(value)
-        except ValueError:
-            array = None
-        if array is None or array.dtype == object:
-            raise _bad(f"{where}: the nested lists are ragged or mixed; expected {_spec_text(spec)} (without the batch axis).")
-        if array.dtype.kind not in "biuf":
-            received = "strings" if array.dtype.kind in "US" else f"dtype {array.dtype}"
-            raise _bad(f"{where}: expected numbers for {_spec_text(spec)}; received {received}.")
-        if array.dtype.kind == "b" and dtype != tf.bool:
-            raise _bad(f"{where}: expected numbers for {_spec_text(spec)}; received booleans.")
-        if dtype.is_integer:
-            if array.dtype.kind == "f":
-                if array.size and not np.all(np.isfinite(array) & (array == np.round(array))):
-                    raise _bad(f"{where}: expected integers for {_spec_text(spec)}; received non-integral numbers.")
-            if array.size and (array.min() < dtype.min or array.max() > dtype.max):
-                raise _bad(
-                    f"{where}: values must lie in [{dtype.min}, {dtype.max}] for {_spec_text(spec)}; "
-                    f"received [{array.min()}, {array.max()}]."
-                )
-        elif dtype.is_floating and array.size and not np.all(np.isfinite(array.astype(np.float64))):
-            bad = int(np.sum(~np.isfinite(array.astype(np.float64))))
-            raise _bad(
-                f"{where}: values must be finite; received {bad} NaN or Inf value(s). Accepted: "
-                f"finite numbers for {_spec_text(spec)}."
-            )
-        array = array.astype(dtype.as_numpy_dtype)
-    if array.ndim != rank:
-        raise _bad(
-            f"{where}: expected rank {rank} (shape {_spec_text(spec)} without the batch axis); "
-            f"received shape {list(array.shape)}."
-        )
-    for axis, (want, got) in enumerate(zip(spec.shape.as_list()[1:], array.shape)):
-        if want is not None and want != got:
-            raise _bad(
-                f"{where}: axis {axis + 1} must have size {want} (input {_spec_text(spec)}); received "
-                f"shape {list(array.shape)}."
-            )
-    if 0 in array.shape:
-        raise _bad(f"{where}: received an empty value of shape {list(array.shape)}; accepted: at least one element per axis.")
-    return array
-
-
 class PredictRequest:
     """A decoded predict request for one signature.
 
@@ -193,8 +71,9 @@ class PredictRequest:
         batches: list of (instance indices, {input name: batched numpy array}).
     """
 
-    def __init__(self, body, signatures):
-        """body: the parsed JSON object; signatures: dict name -> {input name: TensorSpec}."""
+    def __init__(self, body, signatures, limits=None):
+        """body: the parsed JSON object; signatures: dict name -> {input name: TensorSpec};
+        limits: a `DecodeLimits` for b64 files (default: 16 kHz audio, 4096 x 4096 images)."""
         unknown = sorted(set(body) - {"signature_name", "instances", "inputs"})
         if unknown:
             raise _bad(f"Unknown request keys {unknown}; accepted: 'signature_name' and one of 'instances' or 'inputs'.")
@@ -207,7 +86,9 @@ class PredictRequest:
         self.row_format = "instances" in body
         columns = self._columns(body["instances"] if self.row_format else body["inputs"])
         self.count = len(next(iter(columns.values())))
-        arrays = {name: [to_instance(v, self.specs[name], f"{name} of instance {i}") for i, v in enumerate(values)]
+        limits = limits or DecodeLimits()
+        arrays = {name: [to_instance(v, self.specs[name], f"{name} of instance {i}", limits)
+                         for i, v in enumerate(values)]
                   for name, values in columns.items() if name in self.specs}
         self.batches = self._batch(arrays, columns.get("mask"))
 
@@ -356,9 +237,15 @@ def run_batches(function, request):
     return per_instance
 
 
-def predict(model, body):
-    """A parsed predict body against a ServableModel -> the response JSON object."""
-    request = PredictRequest(body, model.input_specs)
+def predict(model, body, limits=None):
+    """A parsed predict body against a ServableModel -> the response JSON object.
+
+    `limits`: a `DecodeLimits` (default: from the model's assets config, e.g. its sample rate
+    and max_audio_seconds, with the default image pixel bound).
+    """
+    if limits is None:
+        limits = DecodeLimits.for_model(getattr(model, "info", {}))
+    request = PredictRequest(body, model.input_specs, limits)
     function = model.signature(request.signature_name)
     per_instance = run_batches(function, request)
     keys = model.output_keys[request.signature_name]

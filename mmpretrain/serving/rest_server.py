@@ -8,7 +8,8 @@ A client written for TF Serving works unchanged (same paths, bodies, {"b64": ...
 {"error": "..."} answers; see predict_request.py for what a predict body may hold). The server
 is the standard library's ThreadingHTTPServer (one thread per connection, HTTP/1.1 keep-alive),
 bound to 127.0.0.1 unless told otherwise. Request bodies above `max_body_bytes` are refused
-with 413 before they are read; every error is answered as {"error": message} with its status
+with 413 before they are read, b64 images above `max_image_pixels` with 400 before they are
+decoded; every error is answered as {"error": message} with its status
 (400 bad input, 404 unknown model/version/path, 405, 411, 413, 500), and the server goes on.
 """
 
@@ -19,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from mmpretrain.serving.errors import RequestError
+from mmpretrain.serving.instance_values import DEFAULT_MAX_IMAGE_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501  # TF Serving's REST port
@@ -97,11 +99,11 @@ class RestHandler(BaseHTTPRequestHandler):
             raise RequestError(
                 404, f"Verb ':{match['verb']}' is not supported; this server answers ':predict'."
             )
-        from mmpretrain.serving.predict_request import parse_json_body, predict
+        from mmpretrain.serving.predict_request import DecodeLimits, parse_json_body, predict
 
         request = parse_json_body(body)
         model = self.server.repository.get(match["name"], match["version"])
-        return 200, predict(model, request)
+        return 200, predict(model, request, DecodeLimits.for_model(model.info, self.server.max_image_pixels))
 
     def _read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -150,11 +152,14 @@ class RestServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, repository, host=DEFAULT_HOST, port=DEFAULT_PORT,
-                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, verbose=False):
-        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be a positive integer; received {max_body_bytes!r}.")
+                 max_body_bytes=DEFAULT_MAX_BODY_BYTES, verbose=False,
+                 max_image_pixels=DEFAULT_MAX_IMAGE_PIXELS):
+        for name, value in (("max_body_bytes", max_body_bytes), ("max_image_pixels", max_image_pixels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; received {value!r}.")
         self.repository = repository
         self.max_body_bytes = max_body_bytes
+        self.max_image_pixels = max_image_pixels
         self.verbose = verbose
         super().__init__((host, port), RestHandler)
 
@@ -179,8 +184,12 @@ class RestServer(ThreadingHTTPServer):
 
 
 def make_server(model_dir, host=DEFAULT_HOST, port=DEFAULT_PORT,
-                max_body_bytes=DEFAULT_MAX_BODY_BYTES, preload=True, verbose=False):
-    """A RestServer over `model_dir` (TF Serving layout); `port=0` picks a free port."""
+                max_body_bytes=DEFAULT_MAX_BODY_BYTES, preload=True, verbose=False,
+                max_image_pixels=DEFAULT_MAX_IMAGE_PIXELS):
+    """A RestServer over `model_dir` (TF Serving layout); `port=0` picks a free port.
+
+    `max_image_pixels`: b64 images whose header declares more pixels get a 400, undecoded.
+    """
     from mmpretrain.serving.model_repository import ModelRepository
 
     repository = ModelRepository(model_dir)
@@ -189,7 +198,8 @@ def make_server(model_dir, host=DEFAULT_HOST, port=DEFAULT_PORT,
         loaded = repository.preload()
         if verbose:
             print(f"loaded {loaded} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return RestServer(repository, host=host, port=port, max_body_bytes=max_body_bytes, verbose=verbose)
+    return RestServer(repository, host=host, port=port, max_body_bytes=max_body_bytes, verbose=verbose,
+                      max_image_pixels=max_image_pixels)
 
 
 def describe(server):

@@ -41,7 +41,8 @@ def tiny_run_dir():
 
 @functools.lru_cache(maxsize=None)
 def tiny_export():
-    """(ExportResult, LoadedRun, samples) of the tiny run exported to <scratch>/saved_models."""
+    """(ExportResult, LoadedRun, samples) of the tiny run exported to <scratch>/saved_models;
+    samples: {modality: raw batch}, e.g. {"text": {"text": bytes [B]}, "image": {"images": ...}}."""
     from mmpretrain.export.run_export import export_run
     from mmpretrain.export.run_loader import load_run
     from mmpretrain.export.samples import default_samples
@@ -53,18 +54,8 @@ def tiny_export():
     return result, run, samples
 
 
-def keras_outputs(run, modality, inputs):
-    """The Keras reference (eager preprocessor + backbone.modality_model) as numpy."""
-    import numpy as np
+def keras_outputs(run, modality, batch):
+    """The Keras reference (eager preprocessor + backbone.modality_model) of a raw batch, as numpy."""
+    from mmpretrain.export.tflite_export import keras_reference
 
-    preprocessor = run.preprocessors[modality]
-    if modality == "audio":
-        features = preprocessor(inputs["waveforms"], lengths=inputs["lengths"])
-    else:
-        features = preprocessor(inputs)
-    outputs = run.backbone.modality_model(modality)(features, training=False)
-    return {
-        "pooled_output": np.asarray(outputs["pooled_output"]),
-        "sequence_output": np.asarray(outputs["sequence_output"]),
-        "padding_mask": np.asarray(features["padding_mask"]),
-    }
+    return keras_reference(run, modality, batch)
