@@ -11,13 +11,15 @@ fraction change. Rows also go to runs/apps/APP/DATA/compare.{json,md}; runs are 
 """
 
 import argparse
+import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # for apps.common
+from apps.common.cli import add_encoder_argument, cap  # noqa: E402
+from apps.common.scripts import APPS, CLASSIFIER_APPS  # noqa: E402
 
 
 def build_parser():
-    from mmpretrain.apps_support.cli import _cap, add_encoder_argument
-    from mmpretrain.apps_support.compare import APPS
-
     parser = argparse.ArgumentParser(
         prog="apps/compare.py",
         description="Run an app from the pretrained encoder and from scratch, at several label "
@@ -29,9 +31,9 @@ def build_parser():
     parser.add_argument("--freeze", action="store_true", help="linear probes (trainable apps)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the app's)")
     parser.add_argument("--learning-rate", type=float, default=None, help="Adam learning rate (default: the app's)")
-    parser.add_argument("--max-train-examples", type=_cap, default="default", metavar="N",
+    parser.add_argument("--max-train-examples", type=cap, default="default", metavar="N",
                         help="cap on the training pool (default: the app's; 'all' for none)")
-    parser.add_argument("--max-test-examples", type=_cap, default="default", metavar="N",
+    parser.add_argument("--max-test-examples", type=cap, default="default", metavar="N",
                         help="cap on the validation/test splits (default: the app's)")
     parser.add_argument("--keywords", default=None, help="keyword_spotting: comma-separated words")
     parser.add_argument("--run", default=None, help="fill_mask: the pretraining run (default: the encoder's)")
@@ -41,8 +43,7 @@ def build_parser():
 
 
 def main(argv=None):
-    from mmpretrain.apps_support.classifier_app import APPS as CLASSIFIERS
-    from mmpretrain.apps_support.compare import compare, format_table
+    from apps.common.compare import compare, format_table
 
     args = build_parser().parse_args(argv)
     try:
@@ -51,7 +52,7 @@ def main(argv=None):
         print(f"error: --fractions takes numbers like 0.1,1.0; received {args.fractions!r}", file=sys.stderr)
         return 2
     options, data_options = {}, None
-    if args.app in CLASSIFIERS:
+    if args.app in CLASSIFIER_APPS:
         options = dict(epochs=args.epochs, learning_rate=args.learning_rate,
                        max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples)
         if args.keywords:

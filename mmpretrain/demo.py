@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 RUN_DIR = os.path.join("runs", "demo")
+APPS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apps")
 SAVED_MODELS = "saved_models"
 ENCODER_NAME = "mmpretrain_tiny"
 
@@ -137,16 +138,37 @@ def apps_report_path():
     return os.path.join(RUN_DIR, "apps.json")
 
 
+def app_script(app, script="train.py"):
+    """The namespace of apps/APP/SCRIPT (its `run`, `load_data`, ...), run as a file: the demo
+    runs the app scripts themselves, as `python apps/APP/SCRIPT` would."""
+    import runpy
+
+    path = os.path.join(APPS_DIR, app, script)
+    if not os.path.isfile(path):
+        raise ValueError(f"The demo runs the app scripts of a source checkout; {path!r} is missing.")
+    return runpy.run_path(path, run_name=f"mmpretrain_demo_{app}")
+
+
+def app_row(app, metrics, init, fraction):
+    """One row of the pretrained-vs-scratch table (the fields apps/compare.py writes)."""
+    return {
+        "app": app, "data": metrics.get("data"), "initialization": init,
+        "freeze": bool(metrics.get("freeze", False)), "label_fraction": fraction,
+        "labeled_examples": metrics.get("train_examples"), "test_examples": metrics.get("test_examples"),
+        "test_accuracy": metrics["test_accuracy"], "test_macro_f1": metrics.get("test_macro_f1"),
+        "majority_baseline": metrics.get("majority_baseline"), "seconds": metrics.get("seconds"),
+        "metrics_json": metrics.get("metrics_json"),
+    }
+
+
 def stage_apps(force):
     """Every app x {pretrained, scratch} x {10%, 100%}; the pretrained 100% run is exported."""
     import json
 
     from tqdm.auto import tqdm
 
-    from mmpretrain.apps_support.classifier_app import app_defaults, load_app_data, train_classifier
-    from mmpretrain.apps_support.compare import _row
-    from mmpretrain.apps_support.models import resolve_encoder
     from mmpretrain.atomic_files import atomic_write_text
+    from mmpretrain.export.model_dirs import resolve_encoder
 
     banner("5/6 apps: fine-tune the exported encoder vs the same model from scratch")
     path = apps_report_path()
@@ -160,15 +182,17 @@ def stage_apps(force):
     if not todo:
         print(f"  all app runs are in {path} (use --force to redo)")
     bar = tqdm(total=len(todo), desc="apps", unit="run", dynamic_ncols=True)
-    splits = {}
+    scripts, splits = {}, {}
     for app, init, fraction in todo:
-        if app not in splits:
-            splits[app] = load_app_data(app, app_defaults(app).data, config)
-        metrics = train_classifier(
-            app, splits[app], encoder_dir, data_name=app_defaults(app).data, from_scratch=init == "scratch",
-            label_fraction=fraction, export=(init == "pretrained" and fraction == 1.0), verbose=0,
+        if app not in scripts:  # apps/APP/train.py: load the data once, run it four times
+            scripts[app] = app_script(app)
+            splits[app] = scripts[app]["load_data"](scripts[app]["DEFAULTS"].data, config)
+        metrics = scripts[app]["run"](
+            data=scripts[app]["DEFAULTS"].data, encoder=encoder_dir, splits=splits[app],
+            from_scratch=init == "scratch", label_fraction=fraction,
+            export=(init == "pretrained" and fraction == 1.0), verbose=0,
         )
-        rows.append(_row(app, metrics, init, fraction, "train_examples"))
+        rows.append(app_row(app, metrics, init, fraction))
         atomic_write_text(path, json.dumps(rows, indent=2))  # a killed demo keeps finished runs
         bar.set_postfix(app=app, init=init, labels=f"{fraction:.0%}", acc=f"{metrics['test_accuracy']:.3f}")
         bar.update(1)
@@ -176,9 +200,8 @@ def stage_apps(force):
     from mmpretrain.export.serving_layout import list_versions
 
     if not list_versions(os.path.join(SAVED_MODELS, "fill_mask")) or force:
-        from mmpretrain.apps_support.fill_mask import export_fill_mask
-
-        export_fill_mask(RUN_DIR, output=SAVED_MODELS, log=lambda m: print(f"  {m}", flush=True))
+        app_script("fill_mask", "export.py")["run"](run_dir=RUN_DIR, output=SAVED_MODELS,
+                                                      log=lambda m: print(f"  {m}", flush=True))
 
 
 def stage_pipeline(force):
@@ -245,7 +268,9 @@ def save_plots(rows):
     with open(os.path.join(RUN_DIR, "eval.jsonl")) as f:
         history = [json.loads(line) for line in f]
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    for key in ("text_loss", "image_loss", "audio_loss"):
+    from mmpretrain.modalities import modality_names
+
+    for key in [f"{name}_loss" for name in modality_names()]:
         if key in history[0]:
             ax.plot([h["step"] for h in history], [h[key] / history[0][key] for h in history], label=key)
     ax.set_xlabel("step")

@@ -21,8 +21,10 @@ Tasks and their default models (the newest version in saved_models/, see `models
     fill-mask                                saved_models/fill_mask             apps/fill_mask/export.py
 
 `model=` takes a model directory (NAME/, newest version) or a version directory. Inputs: strings,
-file paths, numpy arrays, bytes, or lists of them (see `mmpretrain.apps_support.raw_inputs`).
-Every bad input is a ValueError that says what was received and what is accepted.
+file paths, numpy arrays, bytes, or lists of them. The model's modality record reads them
+(`decode`: checks and converts, `collate`: raw batches for the signature; see
+`mmpretrain.modalities`), so every bad input is a ValueError that says what was received and
+what is accepted, the same in every pipeline and in `load()`.
 """
 
 import difflib
@@ -45,7 +47,7 @@ DEFAULT_MODELS = {
     "feature-extraction": "mmpretrain_tiny",
     "fill-mask": "fill_mask",
 }
-MODALITY_OF_TASK = {"text-classification": "text", "image-classification": "image", "audio-classification": "audio"}
+TEXT_TASK_MODALITY = "text"  # what feature-extraction and fill-mask read (Hugging Face's text tasks)
 
 
 def _check_positive_int(name, value, allow_none=False):
@@ -58,7 +60,7 @@ def _check_positive_int(name, value, allow_none=False):
 
 def _resolve(task, model, shown=None):
     """The version directory for `task` (canonical name); `shown` is the name the user gave."""
-    from mmpretrain.apps_support.models import BUILD_COMMANDS, default_model_dir, resolve_model_dir
+    from mmpretrain.export.model_dirs import BUILD_COMMANDS, default_model_dir, resolve_model_dir
 
     name = DEFAULT_MODELS[task]
     if model is None:
@@ -89,6 +91,23 @@ def _batches(items, size):
         yield items[start : start + size]
 
 
+def _run(record, signature, items, info, outputs, batch_size):
+    """Runs `signature` on decoded `items`, batch by batch -> {output: numpy [N, ...]} in input order.
+
+    The record's `collate` gives the raw batches (it may split a batch, e.g. by image size)."""
+    from mmpretrain.modalities.modality import signature_arguments
+
+    results = {name: [None] * len(items) for name in outputs}
+    for start in range(0, len(items), batch_size):
+        for rows, batch in record.collate(items[start : start + batch_size], info):
+            out = signature(**signature_arguments(batch))
+            for name in outputs:
+                values = out[name].numpy()
+                for row, value in zip(rows, values):
+                    results[name][start + row] = value
+    return results
+
+
 class Pipeline:
     """Common parts: the task, the model directory, the batch size and `top_k`."""
 
@@ -103,10 +122,13 @@ class Pipeline:
 
 
 class ClassificationPipeline(Pipeline):
-    """Text, image or audio classification with an app's SavedModel (raw input -> probabilities)."""
+    """Classification with an app's SavedModel (raw input -> probabilities), for the modality in
+    its app.json: the modality record decodes and batches the inputs and sets HF's defaults
+    (`classification_top_k`, `single_label_answers`)."""
 
     def __init__(self, task, model_dir, batch_size=32, top_k=None):
-        from mmpretrain.apps_support.models import app_config
+        from mmpretrain.export.model_dirs import app_config
+        from mmpretrain.modalities import get_modality
 
         super().__init__(task, model_dir, batch_size, top_k)
         self.config = app_config(model_dir)
@@ -116,47 +138,23 @@ class ClassificationPipeline(Pipeline):
                 f"{task!r} one. Use pipeline({self.config.get('task')!r}, model=...) for it, or pass a "
                 f"{task} model.")
         self.modality = self.config["modality"]
+        self.record = get_modality(self.modality)
         self.class_names = list(self.config["class_names"])
         self.signature = _load_saved_model(model_dir).signatures[self.config.get("signature", "serving_default")]
-
-    def _examples(self, inputs):
-        from mmpretrain.apps_support import raw_inputs
-
-        if self.modality == "text":
-            return raw_inputs.texts(inputs, self.task)
-        if self.modality == "image":
-            return raw_inputs.images(inputs, self.task, int(self.config["image_channels"]))
-        return raw_inputs.waveforms(inputs, self.task, int(self.config.get("sample_rate", 16000)))
-
-    def _probabilities(self, items):
-        import tensorflow as tf
-
-        from mmpretrain.apps_support.app_data import audio_batch
-
-        if self.modality == "text":
-            return self.signature(text=tf.constant([t.encode("utf-8") for t in items]))["probabilities"].numpy()
-        if self.modality == "audio":
-            batch = audio_batch(items, int(round(float(self.config["max_audio_seconds"]) * 16000)))
-            return self.signature(waveforms=tf.constant(batch["waveforms"]),
-                                  lengths=tf.constant(batch["lengths"]))["probabilities"].numpy()
-        out = np.zeros([len(items), len(self.class_names)], np.float32)
-        for shape in {item.shape for item in items}:  # one call per image size
-            rows = [i for i, item in enumerate(items) if item.shape == shape]
-            out[rows] = self.signature(images=tf.constant(np.stack([items[i] for i in rows])))["probabilities"].numpy()
-        return out
 
     def __call__(self, inputs, top_k=None):
         """Classifies one input (-> list of {label, score}) or a list (-> one answer per input)."""
         top_k = _check_positive_int("top_k", top_k if top_k is not None else self.top_k, allow_none=True)
-        nested = top_k is not None or self.modality != "text"  # HF: text gives top-1 dicts by default
-        k = min(top_k or (1 if self.modality == "text" else 5), len(self.class_names))
-        items, single = self._examples(inputs)
+        nested = top_k is not None or not self.record.single_label_answers  # HF: text gives top-1 dicts
+        k = min(top_k or self.record.classification_top_k, len(self.class_names))
+        items, single = self.record.decode(inputs, self.task, self.config)
+        probabilities = _run(self.record, self.signature, items, self.config, ["probabilities"],
+                             self.batch_size)["probabilities"]
         answers = []
-        for batch in _batches(items, self.batch_size):
-            for row in self._probabilities(batch):
-                best = np.argsort(-row, kind="stable")[:k]
-                ranked = [{"label": self.class_names[i], "score": float(row[i])} for i in best]
-                answers.append(ranked if nested else ranked[0])
+        for row in probabilities:
+            best = np.argsort(-row, kind="stable")[:k]
+            ranked = [{"label": self.class_names[i], "score": float(row[i])} for i in best]
+            answers.append(ranked if nested else ranked[0])
         if single:
             return answers[0] if nested else answers
         return answers
@@ -169,33 +167,29 @@ class FeatureExtractionPipeline(Pipeline):
     """
 
     def __init__(self, task, model_dir, batch_size=32, top_k=None, pooled=False):
-        from mmpretrain.apps_support.models import encoder_config
+        from mmpretrain.export.model_dirs import encoder_config
+        from mmpretrain.modalities import get_modality
 
         super().__init__(task, model_dir, batch_size, top_k)
         self.config = encoder_config(model_dir)
-        if "text" not in self.config.get("modalities", []):
+        self.modality = TEXT_TASK_MODALITY
+        if self.modality not in self.config.get("modalities", []):
             raise ValueError(
-                f"feature-extraction embeds text, but the encoder {model_dir!r} has "
-                f"{self.config.get('modalities')}; use mmpretrain.load({model_dir!r}) for images/audio.")
-        self.signature = _load_saved_model(model_dir).signatures["serve_text"]
+                f"feature-extraction embeds {self.modality}, but the encoder {model_dir!r} has "
+                f"{self.config.get('modalities')}; use mmpretrain.load({model_dir!r}) for its other modalities.")
+        self.record = get_modality(self.modality)
+        self.signature = _load_saved_model(model_dir).signatures[f"serve_{self.modality}"]
         self.pooled = bool(pooled)
 
     def __call__(self, inputs, pooled=None):
-        import tensorflow as tf
-
-        from mmpretrain.apps_support import raw_inputs
-
         pooled = self.pooled if pooled is None else bool(pooled)
-        items, single = raw_inputs.texts(inputs, self.task)
-        answers = []
-        for batch in _batches(items, self.batch_size):
-            out = self.signature(text=tf.constant([t.encode("utf-8") for t in batch]))
-            sequences, masks = out["sequence_output"].numpy(), out["padding_mask"].numpy()
-            for i in range(len(batch)):
-                if pooled:
-                    answers.append(out["pooled_output"].numpy()[i].tolist())
-                else:
-                    answers.append([sequences[i][masks[i]].tolist()])
+        items, single = self.record.decode(inputs, self.task, self.config)
+        out = _run(self.record, self.signature, items, self.config,
+                   ["pooled_output", "sequence_output", "padding_mask"], self.batch_size)
+        if pooled:
+            answers = [vector.tolist() for vector in out["pooled_output"]]
+        else:
+            answers = [[sequence[mask].tolist()] for sequence, mask in zip(out["sequence_output"], out["padding_mask"])]
         return answers[0] if single else answers
 
 
@@ -203,28 +197,26 @@ class FillMaskPipeline(Pipeline):
     """The MLM head's top-k tokens for the one "[MASK]" of each input (HF's fill-mask shape)."""
 
     def __init__(self, task, model_dir, batch_size=32, top_k=None):
-        from mmpretrain.apps_support.models import app_config
+        from mmpretrain.export.model_dirs import app_config
+        from mmpretrain.modalities import get_modality
 
         super().__init__(task, model_dir, batch_size, top_k)
         self.config = app_config(model_dir)
         if self.config.get("task") != "fill-mask":
             raise ValueError(f"{model_dir!r} is a {self.config.get('task')!r} model, not a fill-mask one; "
                              "build one with `python apps/fill_mask/export.py`.")
+        self.record = get_modality(self.config.get("modality", TEXT_TASK_MODALITY))
         self.mask_token = self.config.get("mask_token", "[MASK]")
         self.signature = _load_saved_model(model_dir).signatures["serving_default"]
 
     def __call__(self, inputs, top_k=None):
         import re
 
-        import tensorflow as tf
-
-        from mmpretrain.apps_support import raw_inputs
-
         top_k = _check_positive_int("top_k", top_k if top_k is not None else (self.top_k or 5))
         if top_k > int(self.config["top_k"]):
             raise ValueError(f"top_k={top_k} is more than the {self.config['top_k']} candidates this model "
                              f"exports; pass top_k <= {self.config['top_k']} (or export with a larger --top-k).")
-        items, single = raw_inputs.texts(inputs, self.task)
+        items, single = self.record.decode(inputs, self.task, self.config)
         pattern = re.compile(re.escape(self.mask_token), re.IGNORECASE)
         for i, text in enumerate(items):
             found = len(pattern.findall(text))
@@ -232,17 +224,17 @@ class FillMaskPipeline(Pipeline):
                 raise ValueError(
                     f"fill-mask: input {i} has {found} {self.mask_token} tokens ({text[:60]!r}); put exactly "
                     f"one {self.mask_token} where the word to predict goes, e.g. 'This is a great {self.mask_token}.'")
+        out = _run(self.record, self.signature, items, self.config, ["mask_count", "token_ids", "tokens", "scores"],
+                   self.batch_size)
         answers = []
-        for batch in _batches(items, self.batch_size):
-            out = self.signature(text=tf.constant([t.encode("utf-8") for t in batch]))
-            for j, text in enumerate(batch):
-                if int(out["mask_count"][j]) != 1:
-                    raise ValueError(
-                        f"fill-mask: the {self.mask_token} of {text[:60]!r} falls beyond the model's "
-                        f"{self.config.get('sequence_length')} tokens; shorten the text before it.")
-                answers.append([self._candidate(text, pattern, int(out["token_ids"][j, r]),
-                                                out["tokens"][j, r].numpy().decode("utf-8"), float(out["scores"][j, r]))
-                                for r in range(top_k)])
+        for j, text in enumerate(items):
+            if int(out["mask_count"][j]) != 1:
+                raise ValueError(
+                    f"fill-mask: the {self.mask_token} of {text[:60]!r} falls beyond the model's "
+                    f"{self.config.get('sequence_length')} tokens; shorten the text before it.")
+            answers.append([self._candidate(text, pattern, int(out["token_ids"][j][r]),
+                                            out["tokens"][j][r].decode("utf-8"), float(out["scores"][j][r]))
+                            for r in range(top_k)])
         return answers[0] if single else answers
 
     @staticmethod
@@ -299,69 +291,69 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
 class Encoder:
     """An exported encoder as a TF Hub-like callable: raw inputs -> pooled embeddings tf.Tensor [B, D].
 
-    The modality follows the input: strings/bytes -> text; uint8 arrays [H, W(, C)] or [N, H, W, C]
-    -> image; float arrays [T] or lists of them -> audio (16 kHz). Pass `modality=` to read file
-    paths as images or audio (`embed(["a.png"], modality="image")`). `signatures`, `config` and
-    `modalities` expose the SavedModel.
+    The modality follows the input: the first registered modality whose record `claims` it
+    (strings/bytes -> text; uint8 arrays [H, W(, C)] or [N, H, W, C] -> image; float arrays [T]
+    or lists of them -> audio at 16 kHz). Pass `modality=` to read file paths or bytes
+    (`embed(["a.png"], modality="image")`). Each modality runs through one
+    `mmpretrain.tasks.TextEmbedder` (`embedders[modality]`, built on first use, not normalized):
+    the same model, input checks and batching as the text_embedding app. `config` and
+    `modalities` describe the SavedModel; `signatures` are its raw signatures.
     """
 
     def __init__(self, path, batch_size=32):
-        from mmpretrain.apps_support.models import BUILD_COMMANDS, DEFAULT_ENCODER_NAME, encoder_config, resolve_model_dir
+        from mmpretrain.export.model_dirs import (
+            BUILD_COMMANDS,
+            DEFAULT_ENCODER_NAME,
+            encoder_config,
+            resolve_model_dir,
+        )
 
         self.path = resolve_model_dir(path, "encoder SavedModel", BUILD_COMMANDS[DEFAULT_ENCODER_NAME])
         self.config = encoder_config(self.path)
         self.modalities = list(self.config["modalities"])
-        self.loaded = _load_saved_model(self.path)
-        self.signatures = self.loaded.signatures
         self.batch_size = _check_positive_int("batch_size", batch_size)
+        self.embedders = {}
+        self._loaded = None
+
+    @property
+    def signatures(self):
+        if self._loaded is None:
+            self._loaded = _load_saved_model(self.path)
+        return self._loaded.signatures
 
     def _guess(self, inputs):
+        from mmpretrain.modalities import get_modality, modality_names
+
         first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
-        if isinstance(first, (str, bytes, np.str_, np.bytes_)):
-            return "text"
-        if isinstance(first, np.ndarray) and first.dtype.kind in ("U", "S", "O"):
-            return "text"
-        array = np.asarray(first) if isinstance(first, np.ndarray) else None
-        if array is not None and array.dtype == np.uint8:
-            return "image"
-        if array is not None and np.issubdtype(array.dtype, np.floating):
-            return "audio"
+        for name in modality_names():
+            if get_modality(name).claims(first):
+                return name
+        names = [n for n in modality_names() if n in self.modalities]
         raise ValueError(
-            f"Cannot tell the modality of {type(first).__name__} input; pass strings (text), uint8 image "
-            "arrays, float waveforms, or modality='text'|'image'|'audio' (with file paths or bytes).")
+            f"Cannot tell the modality of {type(first).__name__} input; pass "
+            + "; ".join(f"{n}: {get_modality(n).accepted}" for n in names)
+            + f" (or modality={'|'.join(repr(n) for n in names)} with file paths or bytes).")
+
+    def embedder(self, modality):
+        """The `TextEmbedder` of `modality` (ValueError if the encoder lacks it)."""
+        if modality not in self.modalities:
+            raise ValueError(f"This encoder ({self.path!r}) has modalities {self.modalities}; it cannot embed "
+                             f"{modality!r} inputs. Export a run with that modality.")
+        if modality not in self.embedders:
+            from mmpretrain.export.trainable_encoder import load_encoder_layer
+            from mmpretrain.tasks.text_embedder import TextEmbedder
+
+            layer = load_encoder_layer(self.path, f"serve_{modality}", trainable=False)
+            embedder = TextEmbedder(layer, normalize=False, name=f"{modality}_embedder")
+            embedder.info = self.config
+            self.embedders[modality] = embedder
+        return self.embedders[modality]
 
     def __call__(self, inputs, modality=None):
         import tensorflow as tf
 
-        from mmpretrain.apps_support import raw_inputs
-        from mmpretrain.apps_support.app_data import audio_batch
-
-        modality = modality or self._guess(inputs)
-        if modality not in self.modalities:
-            raise ValueError(f"This encoder ({self.path!r}) has modalities {self.modalities}; it cannot embed "
-                             f"{modality!r} inputs. Export a run with that modality.")
-        signature = self.signatures[f"serve_{modality}"]
-        if modality == "text":
-            items, _ = raw_inputs.texts(inputs, "load()")
-        elif modality == "image":
-            items, _ = raw_inputs.images(inputs, "load()", int(self.config["image_channels"]))
-        else:
-            items, _ = raw_inputs.waveforms(inputs, "load()", int(self.config["sample_rate"]))
-        outputs = []
-        for batch in _batches(items, self.batch_size):
-            if modality == "text":
-                out = signature(text=tf.constant([t.encode("utf-8") for t in batch]))
-            elif modality == "image":
-                if len({item.shape for item in batch}) > 1:
-                    out = {"pooled_output": tf.concat([signature(images=tf.constant(item[None]))["pooled_output"]
-                                                       for item in batch], axis=0)}
-                else:
-                    out = signature(images=tf.constant(np.stack(batch)))
-            else:
-                data = audio_batch(batch, int(round(float(self.config["max_audio_seconds"]) * 16000)))
-                out = signature(waveforms=tf.constant(data["waveforms"]), lengths=tf.constant(data["lengths"]))
-            outputs.append(out["pooled_output"])
-        return tf.concat(outputs, axis=0)
+        embedder = self.embedder(modality or self._guess(inputs))
+        return tf.constant(embedder.embed(inputs, batch_size=self.batch_size, what="load()"))
 
     def __repr__(self):
         return f"Encoder({self.path!r}, modalities={self.modalities})"
@@ -372,7 +364,7 @@ def load(path=None, batch_size=32):
 
     `mmpretrain.load(path)(["This is a great movie!"])` -> tf.Tensor [1, D] (pooled_output).
     """
-    from mmpretrain.apps_support.models import DEFAULT_ENCODER_NAME, default_model_dir
+    from mmpretrain.export.model_dirs import DEFAULT_ENCODER_NAME, default_model_dir
 
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise ValueError(f"load() takes the path of an encoder SavedModel; received {type(path).__name__}.")

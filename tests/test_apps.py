@@ -1,30 +1,22 @@
 """The task apps end to end on tiny slices with a tiny real encoder (2 layers, hidden 16).
 
-The encoder is pretrained for a few steps and exported by `export_run` (mmpretrain.apps_support
-.testing), then each app fine-tunes it, evaluates on its held-out split, writes metrics + PNG and
+The encoder is pretrained for a few steps and exported by `export_run` (tests/app_fixtures.py),
+then each app fine-tunes it, evaluates on its held-out split, writes metrics + PNG and
 exports its SavedModel + TFLite files; the tests check what those files do.
 """
 
-import importlib.util
 import json
 import os
 
 import numpy as np
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def app_module(name, script="train.py"):
-    spec = importlib.util.spec_from_file_location(f"app_{name}_{script[:-3]}", os.path.join(ROOT, "apps", name, script))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from app_fixtures import app_module
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from mmpretrain.apps_support.testing import tiny_encoder, tone_folder, word_table
+    from app_fixtures import tiny_encoder, tone_folder, word_table
+
     from mmpretrain.modalities.text import load_vocabulary
 
     root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
@@ -59,7 +51,7 @@ def check_report(metrics):
 
 
 def check_export(metrics, app):
-    from mmpretrain.apps_support.models import app_config
+    from mmpretrain.export.model_dirs import app_config
 
     export = metrics["export"]
     assert os.path.basename(os.path.dirname(export["saved_model"])) == app
@@ -68,7 +60,10 @@ def check_export(metrics, app):
     assert parity["saved_model"]["max_abs_probability_diff"] < 1e-5
     assert parity["tflite"]["float32"]["label_agreement"] == 1.0
     assert parity["tflite"]["float32"]["max_abs_probability_diff"] < 1e-4
-    assert 0.0 <= parity["tflite"]["int8"]["label_agreement"] <= 1.0
+    # int8 keeps (almost) every label and the probabilities close (measured: agreement 1.0 and
+    # max |dp| <= 7e-4 for all three apps)
+    assert parity["tflite"]["int8"]["label_agreement"] >= 0.8
+    assert parity["tflite"]["int8"]["max_abs_probability_diff"] < 0.05
     assert not [op for op in parity["tflite"]["float32"]["ops"]["custom"] if op.startswith("Flex")]
     for path in export["tflite"].values():
         assert os.path.getsize(path) > 1000
@@ -106,8 +101,8 @@ def test_sentiment_app_on_a_csv_learns_and_exports(tiny, tmp_path):
 
 
 def test_from_scratch_reinitialises_every_encoder_variable_and_label_fraction_is_stratified(tiny, tmp_path):
-    from mmpretrain.apps_support.encoder_weights import fresh_backbone, reinitialize, variable_name
-    from mmpretrain.apps_support.models import encoder_config
+    from mmpretrain.export.encoder_weights import fresh_backbone, reinitialize, variable_name
+    from mmpretrain.export.model_dirs import encoder_config
     from mmpretrain.export.trainable_encoder import load_encoder_layer
 
     config = encoder_config(tiny["encoder"])
@@ -128,7 +123,7 @@ def test_from_scratch_reinitialises_every_encoder_variable_and_label_fraction_is
 
 
 def test_stratified_subset_is_deterministic_nested_and_keeps_every_class():
-    from mmpretrain.apps_support.labels import stratified_subset
+    from mmpretrain.data.label_fractions import stratified_subset
 
     labels = np.array([0] * 90 + [1] * 9 + [2] * 1)
     ten = stratified_subset(labels, 0.1, seed=0)
@@ -170,24 +165,29 @@ def test_keyword_app_synthesizes_a_new_keyword_list(tiny, tmp_path):
 
 
 def test_fill_mask_app_exports_top_k_that_match_in_savedmodel_and_tflite(tiny):
-    from mmpretrain.apps_support.testing import tiny_pretraining_data
+    from app_fixtures import tiny_pretraining_data
 
     texts = tiny_pretraining_data()[1]["text"]
     metrics = app_module("fill_mask", "export.py").run(run_dir=tiny["run"], eval_texts=texts, top_k=8,
                                                        output=tiny["models"], verbose=0)
     assert metrics["heldout_examples"] == len(texts)
-    assert 0.0 <= metrics["heldout_top1_accuracy"] <= metrics["heldout_top5_accuracy"] <= 1.0
+    assert metrics["heldout_top1_accuracy"] <= metrics["heldout_top5_accuracy"]
     parity = metrics["export"]["parity"]
     assert parity["saved_model"]["top1_agreement"] == 1.0 and parity["tflite_float32"]["top1_agreement"] == 1.0
     scratch = app_module("fill_mask", "export.py").run(run_dir=tiny["run"], eval_texts=texts, from_scratch=True,
                                                        export=False, verbose=0)
     assert scratch["initialization"] == "scratch" and "export" not in scratch
+    # A 4-step encoder is at chance (top-5 0.05 vs scratch 0.025 on 40 texts), so no accuracy bound
+    # holds; what must hold is that both are scored on the same seeded masked wordpieces.
+    same = ("heldout_examples", "heldout_most_frequent_token",
+            "heldout_most_frequent_token_accuracy")
+    assert {k: scratch[k] for k in same} == {k: metrics[k] for k in same}
 
 
 def test_substitute_mask_replaces_the_wordpieces_of_mask():
     import tensorflow as tf
 
-    from mmpretrain.apps_support.fill_mask import substitute_mask
+    from mmpretrain.tasks.fill_mask import substitute_mask
 
     ids = tf.constant([[2, 7, 8, 9, 10, 3, 0], [2, 10, 7, 8, 9, 3, 0], [2, 10, 11, 3, 0, 0, 0]])
     mask = ids > 0
@@ -197,7 +197,7 @@ def test_substitute_mask_replaces_the_wordpieces_of_mask():
 
 
 def test_text_embedding_app_searches_by_cosine_similarity(tiny, tmp_path):
-    from mmpretrain.apps_support.app_data import load_text_data
+    from mmpretrain.data.labeled import load_text_data
 
     corpus = load_text_data(tiny["words"]).texts("train")
     result = app_module("text_embedding", "search.py").run(
@@ -207,12 +207,17 @@ def test_text_embedding_app_searches_by_cosine_similarity(tiny, tmp_path):
         assert hits[0]["text"] == query and hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
         assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
     metrics = result["metrics"]
-    assert metrics["test_examples"] > 0 and 0.0 <= metrics["test_accuracy"] <= 1.0
+    # The accuracy is the k-NN predictions' on exactly the test queries (the 4-step encoder only
+    # reaches the majority rate here, 0.625 on 8 queries, so no threshold above it holds).
+    matrix = np.asarray(metrics["confusion_matrix"])
+    assert matrix.sum() == metrics["test_examples"] > 0
+    assert np.trace(matrix) / matrix.sum() == pytest.approx(metrics["test_accuracy"])
+    assert matrix.sum(axis=1).max() / matrix.sum() == pytest.approx(metrics["majority_baseline"])
     assert os.path.isfile(metrics["report_png"])
 
 
 def test_compare_runs_pretrained_and_scratch_at_two_fractions_on_the_same_split(tiny, tmp_path):
-    from mmpretrain.apps_support.compare import compare, format_table
+    from apps.common.compare import compare, format_table
 
     rows = compare("sentiment", data=tiny["words"], encoder=tiny["encoder"], label_fractions=(0.5, 1.0),
                    report_root=str(tmp_path), epochs=1, verbose=0)
@@ -271,10 +276,11 @@ def test_fine_tuning_trains_every_encoder_variable_and_freeze_trains_the_head_on
     import keras
     import tensorflow as tf
 
-    from mmpretrain.apps_support.classifier_app import build_classifier
-    from mmpretrain.apps_support.models import encoder_config
+    from mmpretrain.tasks import Classifier, load_encoder
 
-    model, encoder, head = build_classifier(tiny["encoder"], encoder_config(tiny["encoder"]), "text", 2, freeze=freeze)
+    keras.utils.set_random_seed(0)
+    model = Classifier(load_encoder(tiny["encoder"], "text", trainable=not freeze), 2)
+    encoder, head = model.encoder, model.head
     before = [v.numpy().copy() for v in encoder.weights]
     head_before = [v.numpy().copy() for v in head.weights]
     model.compile(keras.optimizers.Adam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))

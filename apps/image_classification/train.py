@@ -15,12 +15,15 @@ import argparse
 import os
 import sys
 
-APP = "image_classification"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
+from apps.common import cli, training  # noqa: E402
+
+APP, MODALITY = "image_classification", "image"
+DEFAULTS = training.AppDefaults(data="fashion-mnist", epochs=3, learning_rate=1e-3, frozen_learning_rate=5e-3,
+                                max_train_examples=4000, max_test_examples=2000)
 
 
 def build_parser():
-    from mmpretrain.apps_support.cli import add_common_arguments
-
     parser = argparse.ArgumentParser(
         prog="apps/image_classification/train.py",
         description="Fine-tune the exported multimodal encoder for image classification and export "
@@ -29,24 +32,62 @@ def build_parser():
     parser.add_argument("--data", default="fashion-mnist",
                         help="'fashion-mnist' (default), 'digits', or a folder with one sub-folder of "
                              ".png/.jpg images per class")
-    add_common_arguments(parser, APP)
+    cli.add_common_arguments(parser, APP, DEFAULTS)
     return parser
 
 
-def run(data="fashion-mnist", encoder=None, seed=0, **options):
-    """Trains, evaluates and (unless export=False) exports; returns the metrics dict."""
-    from mmpretrain.apps_support.classifier_app import run_app
+def load_data(data, info, seed=0):
+    """The labeled `DataSplits`, images at the encoder's size and channels (`info`: its config.json)."""
+    from mmpretrain.data.labeled import load_image_data
 
-    return run_app(APP, data=data, encoder=encoder, seed=seed, **options)
+    return load_image_data(data, info, seed=seed)
+
+
+def run(data="fashion-mnist", encoder=None, splits=None, **options):
+    """Trains, evaluates and (unless export=False) exports; returns the metrics dict.
+
+    `options` are the common flags (`training.settings`); `splits`: data loaded already.
+    """
+    import keras
+
+    from mmpretrain.tasks import Classifier, load_encoder
+
+    settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+
+    # 1. Data: labeled images at the encoder's size; a stratified share of the training labels
+    if splits is None:
+        splits = load_data(data, settings.encoder_config, settings.seed)
+    labeled = training.labeled_data(splits, settings)
+
+    # 2. Model: the exported encoder (uint8 images in, patches inside) + Dropout/Dense head
+    keras.utils.set_random_seed(settings.seed)
+    encoder = load_encoder(settings.encoder_dir, MODALITY, trainable=not settings.freeze,
+                           from_scratch=settings.from_scratch, seed=settings.seed)
+    model = Classifier(encoder, num_classes=len(labeled.class_names))
+
+    # 3. Compile: Adam, sparse categorical cross-entropy on logits, accuracy
+    model.compile(learning_rate=settings.learning_rate)
+
+    # 4. Fit a fixed number of epochs; keep the weights of the best validation epoch
+    best = training.restore_best_validation()
+    history = model.fit(labeled.train, validation_data=labeled.validation, epochs=settings.epochs,
+                        validation_freq=settings.validation_freq, callbacks=[best], shuffle=False,
+                        verbose=settings.keras_verbose)
+
+    # 5. Evaluate on the held-out test split: metrics + report.png
+    metrics = training.evaluate(model, labeled, history, best, settings)
+
+    # 6. Export saved_models/image_classification/VERSION + TFLite, checked against the Keras model
+    if settings.export:
+        training.export(model, labeled, metrics, settings)
+    return training.finish(metrics, settings)
 
 
 def main(argv=None):
-    from mmpretrain.apps_support.cli import command_line, parse, run_main, train_options
-
-    args = parse(build_parser(), argv)
-    command = command_line(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv)
-    return run_main(lambda: run(data=args.data, encoder=args.encoder, command=command,
-                                **train_options(args)), argv)
+    args = cli.parse(build_parser(), argv)
+    command = cli.command_line(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv)
+    return cli.run_main(lambda: run(data=args.data, encoder=args.encoder, command=command,
+                                    **cli.train_options(args)), argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,11 @@ import argparse
 import os
 import sys
 
-APP = "keyword_spotting"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
+from apps.common import cli, training  # noqa: E402
+
+APP, MODALITY = "keyword_spotting", "audio"
+DEFAULTS = training.AppDefaults(data="speech", epochs=6, learning_rate=1e-3, frozen_learning_rate=5e-3)
 
 
 def _words(text):
@@ -28,8 +32,6 @@ def _words(text):
 
 
 def build_parser():
-    from mmpretrain.apps_support.cli import add_common_arguments
-
     parser = argparse.ArgumentParser(
         prog="apps/keyword_spotting/train.py",
         description="Fine-tune the exported multimodal encoder for keyword spotting (audio "
@@ -44,30 +46,65 @@ def build_parser():
     parser.add_argument("--voices", default=None,
                         help="comma-separated voice ids for --data speech, e.g. en-us+f3,en-gb+m1,flite:slt "
                              "(default: all 132)")
-    add_common_arguments(parser, APP)
+    cli.add_common_arguments(parser, APP, DEFAULTS)
     return parser
 
 
-def run(data="speech", encoder=None, keywords=None, voices=None, seed=0, **options):
-    """Trains, evaluates and (unless export=False) exports; returns the metrics dict."""
-    from mmpretrain.apps_support.classifier_app import run_app
+def load_data(data, info, seed=0, keywords=None, voices=None, progress=True):
+    """The labeled `DataSplits` of 16 kHz clips (`info`: the encoder's config.json)."""
+    from mmpretrain.data.labeled import load_audio_data
 
-    data_options = {}
-    if str(data) == "speech":
-        data_options = {"keywords": keywords, "voices": voices, "progress": options.get("verbose", 1) > 0}
-    elif keywords or voices:
+    if str(data) != "speech" and (keywords or voices):
         raise ValueError(f"--keywords and --voices apply to --data speech only; received --data {data!r}.")
-    return run_app(APP, data=data, encoder=encoder, seed=seed, data_options=data_options, **options)
+    return load_audio_data(data, info, keywords=keywords, voices=voices, seed=seed, progress=progress)
+
+
+def run(data="speech", encoder=None, keywords=None, voices=None, splits=None, **options):
+    """Trains, evaluates and (unless export=False) exports; returns the metrics dict.
+
+    `options` are the common flags (`training.settings`); `splits`: data loaded already.
+    """
+    import keras
+
+    from mmpretrain.tasks import Classifier, load_encoder
+
+    settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+
+    # 1. Data: labeled clips, padded to the encoder's length; a stratified share of the labels
+    if splits is None:
+        splits = load_data(data, settings.encoder_config, settings.seed, keywords, voices, settings.verbose > 0)
+    labeled = training.labeled_data(splits, settings)
+
+    # 2. Model: the exported encoder (waveforms + lengths in, log-mel inside) + Dropout/Dense head
+    keras.utils.set_random_seed(settings.seed)
+    encoder = load_encoder(settings.encoder_dir, MODALITY, trainable=not settings.freeze,
+                           from_scratch=settings.from_scratch, seed=settings.seed)
+    model = Classifier(encoder, num_classes=len(labeled.class_names))
+
+    # 3. Compile: Adam, sparse categorical cross-entropy on logits, accuracy
+    model.compile(learning_rate=settings.learning_rate)
+
+    # 4. Fit a fixed number of epochs; keep the weights of the best validation epoch
+    best = training.restore_best_validation()
+    history = model.fit(labeled.train, validation_data=labeled.validation, epochs=settings.epochs,
+                        validation_freq=settings.validation_freq, callbacks=[best], shuffle=False,
+                        verbose=settings.keras_verbose)
+
+    # 5. Evaluate on the held-out test split: metrics + report.png
+    metrics = training.evaluate(model, labeled, history, best, settings)
+
+    # 6. Export saved_models/keyword_spotting/VERSION + TFLite, checked against the Keras model
+    if settings.export:
+        training.export(model, labeled, metrics, settings)
+    return training.finish(metrics, settings)
 
 
 def main(argv=None):
-    from mmpretrain.apps_support.cli import command_line, parse, run_main, train_options
-
-    args = parse(build_parser(), argv)
-    command = command_line(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv)
+    args = cli.parse(build_parser(), argv)
+    command = cli.command_line(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv)
     voices = [v.strip() for v in args.voices.split(",") if v.strip()] if args.voices else None
-    return run_main(lambda: run(data=args.data, encoder=args.encoder, keywords=args.keywords, voices=voices,
-                                command=command, **train_options(args)), argv)
+    return cli.run_main(lambda: run(data=args.data, encoder=args.encoder, keywords=args.keywords, voices=voices,
+                                    command=command, **cli.train_options(args)), argv)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@ import argparse
 import os
 import sys
 
-APP = "sentiment"
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
+from apps.common import cli, training  # noqa: E402
+
+APP, MODALITY = "sentiment", "text"
+DEFAULTS = training.AppDefaults(data="vader", epochs=3, learning_rate=5e-4, frozen_learning_rate=5e-3)
 
 
 def build_parser():
-    from mmpretrain.apps_support.cli import add_common_arguments
-
     parser = argparse.ArgumentParser(
         prog="apps/sentiment/train.py",
         description="Fine-tune the exported multimodal encoder for text classification (sentiment by "
@@ -34,30 +36,65 @@ def build_parser():
     parser.add_argument("--label-column", default=None,
                         help="label column of a CSV/TSV: header name or 0-based index (default: the column "
                              "named label/class/sentiment/category/...)")
-    add_common_arguments(parser, APP)
+    cli.add_common_arguments(parser, APP, DEFAULTS)
     return parser
 
 
-def run(data="vader", encoder=None, text_column=None, label_column=None, seed=0, **options):
+def load_data(data, info, seed=0, text_column=None, label_column=None):
+    """The labeled `DataSplits` (`info`: the encoder's config.json, unused for text)."""
+    from mmpretrain.data.labeled import load_text_data
+
+    return load_text_data(data, text_column, label_column, seed=seed)
+
+
+def run(data="vader", encoder=None, text_column=None, label_column=None, splits=None, **options):
     """Trains, evaluates and (unless export=False) exports; returns the metrics dict.
 
-    `options` are `train_classifier`'s: freeze, from_scratch, label_fraction, epochs,
-    batch_size, learning_rate, max_train_examples, max_test_examples, output, report_dir,
-    export, tflite, verbose, command.
+    `options` are the common flags (`training.settings`): freeze, from_scratch, label_fraction,
+    epochs, batch_size, learning_rate, max_train_examples, max_test_examples, output, name,
+    report_dir, export, tflite, seed, verbose, command. `splits`: data loaded already.
     """
-    from mmpretrain.apps_support.classifier_app import run_app
+    import keras
 
-    return run_app(APP, data=data, encoder=encoder, seed=seed,
-                   data_options={"text_column": text_column, "label_column": label_column}, **options)
+    from mmpretrain.tasks import Classifier, load_encoder
+
+    settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+
+    # 1. Data: labeled sentences; a stratified share of the training labels; tf.data of raw strings
+    if splits is None:
+        splits = load_data(data, settings.encoder_config, settings.seed, text_column, label_column)
+    labeled = training.labeled_data(splits, settings)
+
+    # 2. Model: the exported encoder (strings in, WordPiece inside) + Dropout/Dense head
+    keras.utils.set_random_seed(settings.seed)
+    encoder = load_encoder(settings.encoder_dir, MODALITY, trainable=not settings.freeze,
+                           from_scratch=settings.from_scratch, seed=settings.seed)
+    model = Classifier(encoder, num_classes=len(labeled.class_names))
+
+    # 3. Compile: Adam, sparse categorical cross-entropy on logits, accuracy
+    model.compile(learning_rate=settings.learning_rate)
+
+    # 4. Fit a fixed number of epochs; keep the weights of the best validation epoch
+    best = training.restore_best_validation()
+    history = model.fit(labeled.train, validation_data=labeled.validation, epochs=settings.epochs,
+                        validation_freq=settings.validation_freq, callbacks=[best], shuffle=False,
+                        verbose=settings.keras_verbose)
+
+    # 5. Evaluate on the held-out test split: metrics + report.png
+    metrics = training.evaluate(model, labeled, history, best, settings)
+
+    # 6. Export saved_models/sentiment/VERSION + TFLite, checked against the Keras model
+    if settings.export:
+        training.export(model, labeled, metrics, settings)
+    return training.finish(metrics, settings)
 
 
 def main(argv=None):
-    from mmpretrain.apps_support.cli import command_line, parse, run_main, train_options
-
-    args = parse(build_parser(), argv)
-    command = command_line(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv)
-    return run_main(lambda: run(data=args.data, encoder=args.encoder, text_column=args.text_column,
-                                label_column=args.label_column, command=command, **train_options(args)), argv)
+    args = cli.parse(build_parser(), argv)
+    command = cli.command_line(os.path.relpath(__file__), sys.argv[1:] if argv is None else argv)
+    return cli.run_main(lambda: run(data=args.data, encoder=args.encoder, text_column=args.text_column,
+                                    label_column=args.label_column, command=command,
+                                    **cli.train_options(args)), argv)
 
 
 if __name__ == "__main__":

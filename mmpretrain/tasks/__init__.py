@@ -1,1 +1,19 @@
-"""Tasks: a backbone plus heads, with the losses and metrics of one job."""
+"""Tasks: an encoder or backbone plus a head, with the compile defaults of one job (KerasHub's
+Task idea). One Keras class per file, each registered serializable (package "mmpretrain"):
+
+    Classifier        exported encoder + Dropout/Dense head; AdamW, cross-entropy, accuracy
+    TextEmbedder      exported encoder -> pooled, unit-length embeddings; `embed(user inputs)`
+    FillMask          pretraining run's backbone + MLM head -> top-k tokens for [MASK]
+    MaskedPretrainer  the backbone + one pretraining head per modality
+
+`load_encoder(path, modality, ...)` gives the encoder layer the first two wrap.
+"""
+
+from mmpretrain.tasks.classifier import Classifier
+from mmpretrain.tasks.encoders import encoder_inputs, load_encoder, resolve_encoder
+from mmpretrain.tasks.fill_mask import FillMask
+from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
+from mmpretrain.tasks.text_embedder import TextEmbedder
+
+__all__ = ["Classifier", "FillMask", "MaskedPretrainer", "TextEmbedder", "encoder_inputs", "load_encoder",
+           "resolve_encoder"]

@@ -1,6 +1,7 @@
-"""Tiny real models for the app and pipeline tests: a few-step pretraining run and its export.
+"""Test fixtures of the app, task and pipeline tests: a tiny real encoder, small data, app scripts.
 
     run_dir, encoder_dir = tiny_encoder(tmp_root)   # ~10 s on 2 cores, cached per process
+    app_module("sentiment").run(...)                 # apps/sentiment/train.py as a module
 
 The encoder is the shared trunk at 2 layers, hidden 16, on text (WordPiece, 200 tokens, 24
 positions), 8x8 grayscale images (2x2 patches) and 1-second audio, pretrained for a few steps
@@ -9,10 +10,12 @@ as ROOT/saved_models/mmpretrain_tiny/1, like the demo's encoder.
 """
 
 import contextlib
+import importlib.util
 import os
 
 import numpy as np
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_PRESET = "apps-test"
 TEST_BACKBONE = dict(num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32)
 _CACHE = {}
@@ -112,3 +115,12 @@ def tone_folder(root, per_class=30, seed=0):
             wave = 0.4 * np.sin(2 * np.pi * rng.uniform(low, high) * t) + 0.01 * rng.standard_normal(t.size)
             soundfile.write(os.path.join(root, name, f"{i:03d}.wav"), wave.astype(np.float32), 16000)
     return root
+
+
+def app_module(name, script="train.py"):
+    """apps/NAME/SCRIPT loaded from its file, as `python apps/NAME/SCRIPT` would run it."""
+    path = os.path.join(ROOT, "apps", name, script)
+    spec = importlib.util.spec_from_file_location(f"app_{name}_{script[:-3]}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -1,4 +1,5 @@
-"""The app report PNG: learning curve (per epoch) and confusion matrix (held-out test split)."""
+"""App reports: classification scores, and PNGs of a run (learning curve + confusion matrix on the
+held-out test split) and of embeddings (first two principal components, coloured by class)."""
 
 import os
 
@@ -94,4 +95,29 @@ def write_report_png(path, history, matrix, class_names, title):
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+    return path
+
+
+def write_projection_png(path, vectors, labels, class_names, title):
+    """Test embeddings projected on their first two principal components, coloured by class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    centered = vectors - vectors.mean(axis=0, keepdims=True)
+    _, _, components = np.linalg.svd(centered, full_matrices=False)
+    points = centered @ components[:2].T
+    fig, axis = plt.subplots(figsize=(6, 5))
+    for i, name in enumerate(class_names):
+        chosen = labels == i
+        axis.scatter(points[chosen, 0], points[chosen, 1], s=6, alpha=0.6, label=str(name))
+    axis.set_xlabel("principal component 1")
+    axis.set_ylabel("principal component 2")
+    axis.legend(fontsize=8, markerscale=2)
+    axis.set_title(title, fontsize=9)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
     return path

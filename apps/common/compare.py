@@ -1,6 +1,6 @@
 """Pretrained vs scratch at several label fractions, on the same splits: a table per app.
 
-    from mmpretrain.apps_support.compare import compare, format_table
+    from apps.common.compare import compare, format_table
     rows = compare("sentiment")                        # {pretrained, scratch} x {10%, 100%}
     print(format_table(rows))
 
@@ -11,75 +11,68 @@ is the one `apps/APP/train.py` exports). The rows also go to runs/apps/APP/DATA/
 
 Apps: the three trainable apps (test accuracy after fine-tuning), text_embedding (k-NN test
 accuracy with 10%/100% of the training labels as the index, no training) and fill_mask
-(held-out top-1/top-5 of masked wordpieces; label fractions do not apply).
+(held-out top-1/top-5 of masked wordpieces; label fractions do not apply). Each runs its own
+script's `run` (`apps.common.scripts`).
 """
 
 import json
 import os
 import time
 
-CLASSIFIER_APPS = ("sentiment", "image_classification", "keyword_spotting")
-APPS = CLASSIFIER_APPS + ("text_embedding", "fill_mask")
+from apps.common.scripts import APPS, CLASSIFIER_APPS, load_script
+from apps.common.training import data_slug, run_tag
+
+__all__ = ["APPS", "CLASSIFIER_APPS", "compare", "format_table", "row"]
 
 
 def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializations=("pretrained", "scratch"),
             freeze=False, data_options=None, report_root=None, seed=0, verbose=1, **options):
     """Runs `app` for every initialization x label fraction; returns one dict per run.
 
-    `options` go to `train_classifier` (epochs, max_train_examples, learning_rate, ...) for the
-    trainable apps, to `run_text_embedding` for text_embedding; fill_mask takes `run_dir` and
-    `eval_texts`.
+    `options` go to the app script's `run`: epochs, max_train_examples, learning_rate, ... for
+    the trainable apps, k, max_index, ... for text_embedding; fill_mask takes `run_dir` and
+    `eval_texts`. `data_options` go to the script's data loader (e.g. keywords).
     """
     if app not in APPS:
         raise ValueError(f"Unknown app {app!r}; compare runs {list(APPS)}.")
     bad = [i for i in initializations if i not in ("pretrained", "scratch")]
     if bad or not initializations:
         raise ValueError(f"initializations must be 'pretrained' and/or 'scratch'; received {list(initializations)}.")
-    from mmpretrain.apps_support.classifier_app import data_slug
-
-    default_data = {"text_embedding": "vader", "fill_mask": "corpus"}.get(app)
-    if default_data is None:
-        from mmpretrain.apps_support.classifier_app import app_defaults
-
-        default_data = app_defaults(app).data
-    report_root = report_root or os.path.join("runs", "apps", app, data_slug(data or default_data))
+    script = load_script(app)
+    default_data = script.DEFAULTS.data if app in CLASSIFIER_APPS else {"text_embedding": "vader"}.get(app, "corpus")
+    data = data or default_data
+    report_root = report_root or os.path.join("runs", "apps", app, data_slug(data))
     rows = []
     if app == "fill_mask":
-        rows = _compare_fill_mask(encoder, initializations, seed, verbose, **options)
+        rows = _compare_fill_mask(script, encoder, initializations, seed, verbose, **options)
     elif app == "text_embedding":
-        from mmpretrain.apps_support.text_embedding import load_corpus, run_text_embedding
-
-        splits = load_corpus(data or "vader", seed=seed, **(data_options or {}))
+        splits = script.load_corpus(data, seed=seed, **(data_options or {}))
         for init in initializations:
             for fraction in label_fractions:
-                metrics = run_text_embedding(
-                    encoder, corpus=data or "vader", splits=splits, from_scratch=init == "scratch",
+                metrics = script.run(
+                    encoder, corpus=data, queries=(), splits=splits, from_scratch=init == "scratch",
                     label_fraction=fraction, seed=seed, verbose=verbose,
                     report_dir=os.path.join(report_root, f"{init}-{round(100 * fraction):g}pct"), **options,
                 )["metrics"]
-                rows.append(_row(app, metrics, init, fraction, "index_examples"))
+                rows.append(row(app, metrics, init, fraction, "index_examples"))
     else:
-        from mmpretrain.apps_support.classifier_app import app_defaults, load_app_data, run_tag, train_classifier
-        from mmpretrain.apps_support.models import require_modality, resolve_encoder
+        from mmpretrain.tasks import resolve_encoder
 
-        encoder_dir, config = resolve_encoder(encoder)
-        require_modality(config, app_defaults(app).modality, app, encoder_dir)
-        data = data or app_defaults(app).data
-        splits = load_app_data(app, data, config, seed=seed, **(data_options or {}))
+        encoder_dir, info = resolve_encoder(encoder, script.MODALITY, app)
+        splits = script.load_data(data, info, seed=seed, **(data_options or {}))
         for init in initializations:
             for fraction in label_fractions:
-                tag = run_tag(init == "scratch", freeze, fraction)
-                metrics = train_classifier(
-                    app, splits, encoder_dir, data_name=str(data), freeze=freeze, from_scratch=init == "scratch",
+                metrics = script.run(
+                    data=data, encoder=encoder_dir, splits=splits, freeze=freeze, from_scratch=init == "scratch",
                     label_fraction=fraction, export=False, seed=seed, verbose=verbose,
-                    report_dir=os.path.join(report_root, tag), **options,
+                    report_dir=os.path.join(report_root, run_tag(init == "scratch", freeze, fraction)), **options,
                 )
-                rows.append(_row(app, metrics, init, fraction, "train_examples"))
+                rows.append(row(app, metrics, init, fraction, "train_examples"))
     _write(report_root, rows)
     return rows
 
 
-def _row(app, metrics, init, fraction, examples_key):
+def row(app, metrics, init, fraction, examples_key):
     return {
         "app": app, "data": metrics.get("data"), "initialization": init,
         "freeze": bool(metrics.get("freeze", False)), "label_fraction": fraction,
@@ -90,17 +83,18 @@ def _row(app, metrics, init, fraction, examples_key):
     }
 
 
-def _compare_fill_mask(encoder, initializations, seed, verbose, run_dir=None, eval_texts=None):
-    from mmpretrain.apps_support.fill_mask import export_fill_mask, heldout_texts, load_masked_lm, run_dir_of_encoder
+def _compare_fill_mask(script, encoder, initializations, seed, verbose, run_dir=None, eval_texts=None):
+    from mmpretrain.export.run_loader import load_run
+    from mmpretrain.tasks.fill_mask import run_dir_of_encoder
 
     run_dir = run_dir or run_dir_of_encoder(encoder)
     if eval_texts is None:
-        eval_texts = heldout_texts(load_masked_lm(run_dir)[0], seed=seed)
+        eval_texts = script.heldout_texts(load_run(run_dir), seed=seed)
     rows = []
     for init in initializations:
         started = time.perf_counter()
-        metrics = export_fill_mask(run_dir, output=None, from_scratch=init == "scratch", eval_texts=eval_texts,
-                                   export=False, seed=seed, log=print if verbose else (lambda *a: None))
+        metrics = script.run(run_dir=run_dir, from_scratch=init == "scratch", eval_texts=eval_texts, export=False,
+                             seed=seed, verbose=verbose)
         rows.append({
             "app": "fill_mask", "data": "text corpus test split", "initialization": init, "freeze": False,
             "label_fraction": None, "labeled_examples": 0, "test_examples": metrics["heldout_examples"],

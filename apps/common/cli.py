@@ -1,4 +1,11 @@
-"""The flags every trainable app script shares, and the error handling of their `main`."""
+"""The flags every trainable app script shares, and the error handling of their `main`.
+
+    parser = argparse.ArgumentParser(...)
+    parser.add_argument("--data", ...)                   # the app's own flags
+    add_common_arguments(parser, APP, DEFAULTS)          # --encoder --freeze --label-fraction ...
+    args = parse(parser, argv)
+    return run_main(lambda: run(data=args.data, **train_options(args)), argv)
+"""
 
 import argparse
 import json
@@ -6,7 +13,7 @@ import shlex
 import sys
 
 
-def _cap(text):
+def cap(text):
     if str(text).lower() in ("all", "none", "0"):
         return None
     if text == "default":  # the app's own default (apps/compare.py)
@@ -20,7 +27,7 @@ def _cap(text):
     return value
 
 
-def _fraction(text):
+def fraction(text):
     try:
         value = float(text)
     except ValueError:
@@ -37,17 +44,15 @@ def add_encoder_argument(parser):
              "(default: saved_models/mmpretrain_tiny, which `make demo` exports)")
 
 
-def add_common_arguments(parser, app):
-    """--encoder --freeze --from-scratch --label-fraction --epochs ... with the app's defaults."""
-    from mmpretrain.apps_support.classifier_app import app_defaults
-
-    defaults = app_defaults(app)
+def add_common_arguments(parser, app, defaults):
+    """--encoder --freeze --from-scratch --label-fraction --epochs ... with the app's defaults
+    (`defaults`: the script's `training.AppDefaults`)."""
     add_encoder_argument(parser)
     parser.add_argument("--freeze", action="store_true",
                         help="keep the encoder fixed and train the head only (linear probe)")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train the same architecture from freshly initialised encoder weights")
-    parser.add_argument("--label-fraction", type=_fraction, default=1.0, metavar="F",
+    parser.add_argument("--label-fraction", type=fraction, default=1.0, metavar="F",
                         help="share of the training labels to use, class-stratified (default 1.0; e.g. 0.1)")
     parser.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs, fixed, no early stopping (default {defaults.epochs} at 100%% of "
@@ -56,10 +61,10 @@ def add_common_arguments(parser, app):
     parser.add_argument("--learning-rate", type=float, default=None,
                         help=f"Adam learning rate (default {defaults.learning_rate:g}, "
                              f"{defaults.frozen_learning_rate:g} with --freeze)")
-    parser.add_argument("--max-train-examples", type=_cap, default=defaults.max_train_examples, metavar="N",
+    parser.add_argument("--max-train-examples", type=cap, default=defaults.max_train_examples, metavar="N",
                         help="cap on the training pool before --label-fraction, stratified "
                              f"(default {defaults.max_train_examples or 'all'}; 'all' for no cap)")
-    parser.add_argument("--max-test-examples", type=_cap, default=defaults.max_test_examples, metavar="N",
+    parser.add_argument("--max-test-examples", type=cap, default=defaults.max_test_examples, metavar="N",
                         help="cap on the validation and test splits, stratified "
                              f"(default {defaults.max_test_examples or 'all'})")
     parser.add_argument("--output", default=None,
@@ -77,7 +82,7 @@ def add_common_arguments(parser, app):
 
 
 def train_options(args):
-    """The `train_classifier` keyword arguments of parsed common flags."""
+    """The keyword arguments of the script's `run` for the parsed common flags."""
     return dict(
         freeze=args.freeze, from_scratch=args.from_scratch, label_fraction=args.label_fraction,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,

@@ -1,0 +1,1 @@
+"""The task apps (`python apps/APP/SCRIPT.py`); `apps.common` holds what they share."""

@@ -1,0 +1,283 @@
+"""The bookkeeping around a classifier app's `keras.fit`, shared by the three train.py scripts.
+
+Each script shows its steps in order (data, model, compile, fit, evaluation, export); this
+module holds what they share:
+
+    settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+    labeled = training.labeled_data(splits, settings)     # tf.data train / validation / test
+    best = training.restore_best_validation()             # keras callback
+    metrics = training.evaluate(model, labeled, history, best, settings)   # metrics + report.png
+    training.export(model, labeled, metrics, settings)    # saved_models/APP/VERSION + TFLite
+    return training.finish(metrics, settings)             # metrics.json
+
+Defaults (`AppDefaults`, one per script) are picked so one run takes about a minute on 2 CPU
+cores at full data. A run with a fraction f of the labels trains for 1/f times the epochs, so
+every label fraction gets the same number of optimizer steps. Label fractions are
+class-stratified and deterministic (`mmpretrain.data.label_fractions`): the training pool is
+first capped at `max_train_examples`, and `label_fraction` of that pool is used; 10% is a subset
+of the 100% pool, the same for pretrained and scratch runs. The validation split draws the
+learning curve; the test split, never seen in training, gives the reported figures.
+"""
+
+import dataclasses
+import math
+import os
+import re
+import time
+
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class AppDefaults:
+    """A classifier app's defaults: its data, epochs at 100% of the labels, learning rates, caps."""
+
+    data: str
+    epochs: int
+    learning_rate: float
+    frozen_learning_rate: float
+    max_train_examples: object = None
+    max_test_examples: object = None
+
+
+@dataclasses.dataclass
+class Settings:
+    """One run's settings, checked, with the app's defaults filled in."""
+
+    app: str
+    modality: str
+    encoder_dir: str
+    encoder_config: dict
+    data_name: str
+    freeze: bool
+    from_scratch: bool
+    label_fraction: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    max_train_examples: object
+    max_test_examples: object
+    output: object
+    name: str
+    report_dir: object
+    export: bool
+    tflite: bool
+    seed: int
+    verbose: int
+    command: object
+    started: float
+
+    @property
+    def tag(self):
+        return run_tag(self.from_scratch, self.freeze, self.label_fraction)
+
+    @property
+    def validation_freq(self):
+        return max(1, round(self.epochs / 10))  # at most ~10 validation passes per run
+
+    @property
+    def keras_verbose(self):
+        return 2 if self.verbose >= 2 else 0
+
+    def log(self, *args):
+        if self.verbose:
+            print(*args, flush=True)
+
+
+def data_slug(data):
+    """'vader' -> 'vader'; 'path/to/reviews.csv' -> 'reviews' (a folder-name-safe data label)."""
+    base = os.path.splitext(os.path.basename(str(data).rstrip("/\\")))[0] or "data"
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", base)
+
+
+def run_tag(from_scratch, freeze, label_fraction):
+    init = "scratch" if from_scratch else "pretrained"
+    return f"{init}{'-frozen' if freeze else ''}-{round(100 * label_fraction):g}pct"
+
+
+def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, from_scratch=False,
+             label_fraction=1.0, epochs=None, batch_size=32, learning_rate=None, max_train_examples="default",
+             max_test_examples="default", output=None, name=None, report_dir=None, export=True, tflite=True,
+             seed=0, verbose=1, command=None, data_name=None):
+    """Checks the options (the encoder has `modality`, the label fraction, the export name) before
+    any data loads, and fills in the app's defaults ("default" caps take `defaults`', None: no cap).
+    `epochs` default: `defaults.epochs` / `label_fraction` (rounded up)."""
+    from mmpretrain.data.label_fractions import check_fraction
+    from mmpretrain.tasks.encoders import resolve_encoder
+
+    started = time.perf_counter()
+    encoder_dir, info = resolve_encoder(encoder, modality, app)
+    fraction = check_fraction(label_fraction)
+    if epochs is None:  # the same number of optimizer steps whatever the label fraction
+        epochs = math.ceil(defaults.epochs / fraction - 1e-9)
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"epochs and batch_size must be positive integers; received {epochs}, {batch_size}.")
+    if learning_rate is None:
+        learning_rate = defaults.frozen_learning_rate if freeze else defaults.learning_rate
+    if export:
+        from mmpretrain.export.run_export import check_name
+
+        check_name(name or app)  # before training, not after
+    return Settings(
+        app=app, modality=modality, encoder_dir=encoder_dir, encoder_config=info,
+        data_name=str(data_name or data or defaults.data), freeze=bool(freeze), from_scratch=bool(from_scratch),
+        label_fraction=fraction, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
+        max_train_examples=defaults.max_train_examples if max_train_examples == "default" else max_train_examples,
+        max_test_examples=defaults.max_test_examples if max_test_examples == "default" else max_test_examples,
+        output=output, name=name or app, report_dir=report_dir, export=bool(export), tflite=bool(tflite),
+        seed=int(seed), verbose=int(verbose), command=command, started=started,
+    )
+
+
+@dataclasses.dataclass
+class LabeledData:
+    """tf.data splits of a run, and the raw test batch (for the export's parity checks)."""
+
+    train: object
+    validation: object
+    test: object
+    test_batch: dict
+    test_labels: np.ndarray
+    class_names: list
+    counts: dict
+    reference: tuple = None  # (label ids, probabilities) of the Keras model on the test batch
+
+
+def _check_splits(app, splits, modality):
+    if getattr(splits, "kind", None) != modality:
+        raise ValueError(
+            f"The {app} app classifies {modality}; received {getattr(splits, 'kind', type(splits).__name__)!r} data."
+        )
+    if not splits.labeled or not splits.class_names:
+        raise ValueError(f"The {app} app needs labeled data with class names; this data is unlabeled.")
+    if len(splits.class_names) < 2:
+        raise ValueError(f"The {app} app needs at least two classes; received {splits.class_names}.")
+    for name in ("train", "validation", "test"):
+        if name not in splits.split_names or len(splits.inputs(name)) == 0:
+            raise ValueError(f"The {app} app needs a non-empty {name!r} split; received {splits!r}.")
+
+
+def labeled_data(splits, settings):
+    """A labeled `DataSplits` -> `LabeledData`: the stratified label fraction of the (capped)
+    training pool, shuffled every epoch (seeded); capped validation and test splits."""
+    from mmpretrain.data.label_fractions import stratified_subset, training_subset
+    from mmpretrain.data.labeled import labeled_dataset, raw_batch, take
+
+    s = settings
+    _check_splits(s.app, splits, s.modality)
+    train_labels = np.asarray(splits.labels("train"))
+    pool, train_idx = training_subset(train_labels, s.label_fraction, s.max_train_examples, s.seed)
+
+    def part(split, indices):
+        batch = raw_batch(s.modality, take(splits.inputs(split), indices), s.encoder_config)
+        return batch, np.asarray(splits.labels(split))[indices]
+
+    x_train, y_train = part("train", train_idx)
+    x_val, y_val = part("validation", stratified_subset(splits.labels("validation"), 1.0, s.max_test_examples, s.seed))
+    x_test, y_test = part("test", stratified_subset(splits.labels("test"), 1.0, s.max_test_examples, s.seed))
+    s.log(f"{s.app} [{s.tag}]: {len(y_train)} training examples ({s.label_fraction:.0%} of {len(pool)}), "
+          f"{len(y_val)} validation, {len(y_test)} test, {len(splits.class_names)} classes; encoder {s.encoder_dir}")
+    return LabeledData(
+        train=labeled_dataset(x_train, y_train, s.batch_size, shuffle_seed=s.seed),
+        validation=labeled_dataset(x_val, y_val, s.batch_size),
+        test=labeled_dataset(x_test, batch_size=s.batch_size),
+        test_batch=x_test, test_labels=y_test, class_names=[str(c) for c in splits.class_names],
+        counts={"train_examples": int(len(y_train)), "train_pool_examples": int(len(pool)),
+                "train_available_examples": int(len(train_labels)), "validation_examples": int(len(y_val)),
+                "test_examples": int(len(y_test))},
+    )
+
+
+def restore_best_validation():
+    """A callback that keeps the weights of the epoch with the lowest validation loss and
+    restores them when `fit` ends (fine-tuning on few labels overfits within a few epochs).
+    Epochs without a validation pass (`validation_freq`) are ignored. It also times `fit`."""
+    import keras
+
+    class RestoreBestValidation(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.best, self.best_epoch, self.weights = float("inf"), None, None
+            self.started, self.seconds = time.perf_counter(), None
+
+        def on_epoch_end(self, epoch, logs=None):
+            loss = (logs or {}).get("val_loss")
+            if loss is not None and loss < self.best:
+                self.best, self.best_epoch, self.weights = loss, epoch + 1, self.model.get_weights()
+
+        def on_train_end(self, logs=None):
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+            self.seconds = time.perf_counter() - self.started
+
+    return RestoreBestValidation()
+
+
+def evaluate(model, labeled, history, best, settings):
+    """Test-split scores of the fitted `model` -> the metrics dict; writes report.png."""
+    import keras
+
+    from apps.common.reports import classification_scores, write_report_png
+    from mmpretrain.export.task_export import task_name
+
+    s, k = settings, len(labeled.class_names)
+    history = {key: [float(v) for v in values] for key, values in history.history.items()}
+    history["validation_epochs"] = [e for e in range(1, s.epochs + 1) if e % s.validation_freq == 0]
+    history["best_validation_epoch"] = best.best_epoch  # the weights evaluated and exported
+    probabilities = np.asarray(keras.ops.softmax(model.predict(labeled.test, verbose=0), axis=-1))
+    predictions = probabilities.argmax(axis=-1)
+    labeled.reference = (predictions.astype(np.int32), probabilities)
+    scores = classification_scores(labeled.test_labels, predictions, k)
+    s.log(f"{s.app} [{s.tag}]: test accuracy {scores['accuracy']:.4f} (majority class "
+          f"{scores['majority_baseline']:.4f}), macro F1 {scores['macro_f1']:.4f}; fit {best.seconds:.1f}s")
+    metrics = {
+        "app": s.app, "task": task_name(s.modality), "modality": s.modality, "data": s.data_name,
+        "encoder": os.path.abspath(s.encoder_dir), "initialization": "scratch" if s.from_scratch else "pretrained",
+        "freeze": s.freeze, "label_fraction": s.label_fraction, "tag": s.tag, "class_names": labeled.class_names,
+        **labeled.counts, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate,
+        "seed": s.seed, "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
+        "majority_baseline": scores["majority_baseline"],
+        "per_class_recall": dict(zip(labeled.class_names, scores["per_class_recall"])),
+        "confusion_matrix": scores["confusion_matrix"], "history": history,
+        "train_seconds": round(best.seconds, 2), "command": s.command,
+    }
+    report_dir = s.report_dir or os.path.join("runs", "apps", s.app, data_slug(s.data_name), s.tag)
+    os.makedirs(report_dir, exist_ok=True)
+    png = os.path.join(report_dir, "report.png")
+    title = (f"{s.app} on {s.data_name} - {metrics['initialization']}{' (frozen)' if s.freeze else ''}, "
+             f"{s.label_fraction:.0%} of labels ({labeled.counts['train_examples']}) - test accuracy "
+             f"{scores['accuracy']:.3f}")
+    write_report_png(png, history, scores["confusion_matrix"], labeled.class_names, title)
+    metrics["report_png"] = png
+    metrics["metrics_json"] = os.path.join(report_dir, "metrics.json")
+    return metrics
+
+
+def export(model, labeled, metrics, settings):
+    """saved_models/NAME/VERSION (raw input -> label, score) + TFLite, with parity checks on the
+    test split against the Keras model (`mmpretrain.export.task_export`)."""
+    from mmpretrain.export.model_dirs import models_root
+    from mmpretrain.export.task_export import export_classifier
+
+    s, started = settings, time.perf_counter()
+    export_classifier(
+        model, model.encoder, model.head, s.name, s.modality, labeled.class_names, s.encoder_dir,
+        s.encoder_config, s.output or models_root(), labeled.test_batch, labeled.reference, metrics,
+        metrics["report_png"], tflite=s.tflite, log=s.log,
+    )
+    metrics["export_seconds"] = round(time.perf_counter() - started, 2)
+    parity = metrics["export"]["parity"]
+    line = f"SavedModel labels agree {parity['saved_model']['label_agreement']:.4f}"
+    for q, r in parity.get("tflite", {}).items():
+        line += f", TFLite {q} {r['label_agreement']:.4f} ({r['bytes'] / 1e6:.2f} MB)"
+    s.log(f"{s.app} [{s.tag}]: {line} with the Keras model on {len(labeled.test_labels)} test examples")
+    return metrics["export"]
+
+
+def finish(metrics, settings):
+    """Writes metrics.json (the run's total seconds included); returns `metrics`."""
+    from mmpretrain.atomic_files import atomic_write_json
+
+    metrics["seconds"] = round(time.perf_counter() - settings.started, 2)
+    atomic_write_json(metrics["metrics_json"], metrics)
+    settings.log(f"{settings.app} [{settings.tag}]: metrics {metrics['metrics_json']}, plot {metrics['report_png']}")
+    return metrics
