@@ -1,6 +1,7 @@
 """Shared fixtures: tiny configs so the whole suite stays fast on 2 CPU cores."""
 
 import os
+import sys
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -27,6 +28,18 @@ def make_backbone(modalities=("text", "image", "audio"), sharing="full", **overr
 @pytest.fixture
 def tiny_backbone_factory():
     return make_backbone
+
+
+@pytest.fixture(autouse=True)
+def _restore_keras_dtype_policy():
+    """A test that sets Keras's global dtype policy (e.g. mixed_bfloat16) cannot leak it into the
+    next one. Keras is only looked at if a test already imported it."""
+    keras = sys.modules.get("keras")
+    before = keras.config.dtype_policy() if keras is not None else None
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.config.set_dtype_policy(before if before is not None else "float32")
 
 
 @pytest.hookimpl(hookwrapper=True)
