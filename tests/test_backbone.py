@@ -1,9 +1,9 @@
-import numpy as np
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import TINY, TINY_MODALITIES, make_backbone
+
 from mmpretrain.backbone import MultimodalBackbone
 
 

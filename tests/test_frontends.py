@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-
 from conftest import TINY
+
 from mmpretrain.backbone import MultimodalBackbone
 from mmpretrain.modalities import modality_names, preprocessor_class
 from mmpretrain.modalities.text import TextPreprocessor, learn_vocabulary

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from mmpretrain.objectives.masking import mask_patches, mask_tokens, normalized_patch_targets

@@ -75,7 +75,9 @@ class AudioModality(Modality):
         }
 
     def decode(self, inputs, what, info):
-        return audio_io.waveforms(inputs, what, int(info.get("sample_rate", SAMPLE_RATE)))
+        """Clips are cut to the model's max_audio_seconds before resampling (bounded cost)."""
+        return audio_io.waveforms(inputs, what, int(info.get("sample_rate", SAMPLE_RATE)),
+                                  max_seconds=info.get("max_audio_seconds"))
 
     def collate(self, examples, info):
         """Zero-padded [B, T] + lengths, cut to the model's max_audio_seconds; `fixed_width`

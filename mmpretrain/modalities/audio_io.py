@@ -6,6 +6,7 @@ in Python/numpy (librosa, soundfile), outside graphs.
 """
 
 import io
+import math
 import os
 import pathlib
 
@@ -14,6 +15,7 @@ import numpy as np
 from mmpretrain.modalities.inputs import describe, listify
 
 SAMPLE_RATE = 16000
+SERVING_RATE_RANGE = (1000, 384000)  # file sample rates (Hz) a server accepts; others are absurd
 ACCEPTED_FILE_FORMATS = ("wav", "flac", "ogg")
 AUDIO_EXTENSIONS = tuple(f".{f}" for f in ACCEPTED_FILE_FORMATS)
 
@@ -143,21 +145,48 @@ def pad_batch(clips, max_samples=None, fixed_width=False):
 
 AUDIO_ACCEPTED = (
     "an audio file path (wav/flac/ogg), encoded audio bytes, a float numpy array [T] of samples "
-    "in [-1, 1] at 16 kHz, a dict {'array': samples, 'sampling_rate': rate}, or a list of these"
+    "in [-1, 1] at 16 kHz (or [T, C] with C <= 8 channels, mixed to mono), a dict {'array': "
+    "samples, 'sampling_rate': rate}, a batch [N, T] or a list of these"
 )
+# Sample rates accepted from files, bytes and {'array', 'sampling_rate'} dicts: a WAV header can
+# claim 8 Hz, and resampling it x2000 to 16 kHz costs seconds of CPU and >100 MB per request.
+FILE_RATE_RANGE = (1000, 384000)
+MAX_CHANNELS = 8  # [T, C] arrays with C <= MAX_CHANNELS < T are one multichannel clip
 
 
-def decode_audio(source, what, sample_rate):
+class AudioLimitError(ValueError):
+    """A readable audio file that the caller's bounds refuse (e.g. an absurd sample rate)."""
+
+
+def decode_audio(source, what, sample_rate, max_seconds=None, rate_range=None):
+    """A file path or file object -> float32 mono [T] at `sample_rate`.
+
+    `max_seconds`: decode only the first `max_seconds` of the file (cropped BEFORE resampling,
+    so a long upload costs no more than the model reads). `rate_range`: (low, high) file sample
+    rates accepted, in Hz (e.g. `SERVING_RATE_RANGE`); outside it, AudioLimitError before any
+    sample is decoded.
+    """
     import soundfile
 
+    refused = None
     try:
-        audio, rate = soundfile.read(source, dtype="float32", always_2d=True)
+        with soundfile.SoundFile(source) as f:
+            rate = f.samplerate
+            if rate_range is not None and not rate_range[0] <= rate <= rate_range[1]:
+                refused = rate
+            else:
+                frames = -1 if max_seconds is None else max(1, int(math.ceil(float(max_seconds) * rate)))
+                audio = f.read(frames, dtype="float32", always_2d=True)  # [T, C]
     except Exception as err:  # soundfile raises several types for unreadable data
         detail = type(err).__name__ if isinstance(source, io.BytesIO) else f"{type(err).__name__}: {err}"
         raise ValueError(
             f"Cannot read {what} as audio ({detail}); the file is corrupt or not "
             f"wav/flac/ogg. Accepted: {AUDIO_ACCEPTED}."
         ) from None
+    if refused is not None:
+        raise AudioLimitError(
+            f"{what} is sampled at {refused} Hz; accepted: {rate_range[0]} to {rate_range[1]} Hz."
+        )
     return resample(audio.mean(axis=1), rate, sample_rate)
 
 
@@ -178,13 +207,44 @@ def check_waveform(array, what):
     return array.astype(np.float32, copy=False)
 
 
-def waveforms(inputs, task, sample_rate=SAMPLE_RATE):
-    """-> ([float32 [T] at `sample_rate`], single)."""
+def _is_multichannel(array):
+    """[T, C] samples x channels (channels last), e.g. stereo [T, 2]: one clip."""
+    return array.ndim == 2 and array.shape[1] <= MAX_CHANNELS < array.shape[0]
+
+
+def _check_layout(array, what):
+    """Refuses float arrays that are not one clip, a [T, C] clip or a batch [N, T]."""
+    if array.ndim >= 3:
+        hint = ""
+        if array.ndim == 3 and array.shape[-1] in (1, 2, 3, 4):
+            hint = (" It looks like an image: images are uint8 arrays (convert floats in [0, 1] "
+                    "with (x * 255).round().astype(np.uint8)), and load() embeds them as images.")
+        raise ValueError(
+            f"{what} is {describe(array)}; audio is a float array [T], [T, C] (channels last, "
+            f"C <= {MAX_CHANNELS}) or a batch [N, T].{hint}"
+        )
+
+
+def _crop(array, rate, max_seconds):
+    """The first `max_seconds` of a clip at `rate` (before resampling: the cost stays bounded)."""
+    if max_seconds is None:
+        return array
+    return array[: max(1, int(math.ceil(float(max_seconds) * rate)))]
+
+
+def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_range=FILE_RATE_RANGE):
+    """-> ([float32 [T] at `sample_rate`], single).
+
+    `max_seconds`: keep only the first `max_seconds` of each clip, cut BEFORE resampling.
+    `rate_range`: the source sample rates accepted (files, bytes, dicts), in Hz.
+    """
     def is_single(x):
         if isinstance(x, np.ndarray):
-            return x.ndim == 1
+            return x.ndim == 1 or _is_multichannel(x)
         return isinstance(x, (str, bytes, dict, pathlib.PurePath))
 
+    if isinstance(inputs, np.ndarray) and np.issubdtype(inputs.dtype, np.floating):
+        _check_layout(inputs, task)
     items, single = listify(inputs, is_single, task, AUDIO_ACCEPTED)
     out = []
     for i, item in enumerate(items):
@@ -193,9 +253,10 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE):
             path = os.fspath(item)
             if not os.path.isfile(path):
                 raise ValueError(f"{what}: no file at {path!r}. Accepted: {AUDIO_ACCEPTED}.")
-            clip = decode_audio(path, f"file {path!r}", sample_rate)
+            clip = decode_audio(path, f"file {path!r}", sample_rate, max_seconds, rate_range)
         elif isinstance(item, (bytes, bytearray)):
-            clip = decode_audio(io.BytesIO(item), f"{what} ({len(item)} bytes)", sample_rate)
+            clip = decode_audio(io.BytesIO(item), f"{what} ({len(item)} bytes)", sample_rate,
+                                max_seconds, rate_range)
         elif isinstance(item, dict):
             array = item.get("array", item.get("raw"))
             rate = item.get("sampling_rate")
@@ -203,9 +264,19 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE):
                 raise ValueError(
                     f"{what} is a dict with keys {sorted(item)}; accepted: {{'array': float samples, "
                     "'sampling_rate': positive int}.")
-            clip = resample(check_waveform(array, what), int(rate), sample_rate)
+            if rate_range is not None and not rate_range[0] <= rate <= rate_range[1]:
+                raise AudioLimitError(
+                    f"{what} has sampling_rate={int(rate)} Hz; accepted: {rate_range[0]} to "
+                    f"{rate_range[1]} Hz.")
+            array = np.asarray(array)
+            if _is_multichannel(array):
+                array = array.mean(axis=1)
+            clip = resample(_crop(check_waveform(array, what), int(rate), max_seconds), int(rate), sample_rate)
         elif isinstance(item, np.ndarray):
-            clip = item
+            if np.issubdtype(item.dtype, np.floating):
+                _check_layout(item, what)
+            clip = item.mean(axis=1) if _is_multichannel(item) else item
+            clip = _crop(clip, sample_rate, max_seconds)
         else:
             raise ValueError(f"{what} is {describe(item)}. Accepted: {AUDIO_ACCEPTED}.")
         out.append(check_waveform(clip, what))

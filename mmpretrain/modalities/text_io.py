@@ -148,6 +148,14 @@ def texts(inputs, task):
                 ) from None
         if not isinstance(item, str):
             raise ValueError(f"{task}: input {i} is {describe(item)}. Accepted: {TEXT_ACCEPTED}.")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError as err:  # lone surrogates ("\ud800") have no UTF-8 form
+            raise ValueError(
+                f"{task}: input {i} has a character that is not valid Unicode text "
+                f"({item[err.start]!r} at position {err.start}: {err.reason}), so it has no UTF-8 "
+                "form. Remove it, or decode the original bytes with errors='replace'."
+            ) from None
         if not item.strip():
             raise ValueError(f"{task}: input {i} is an empty string; pass some text to classify or embed.")
         out.append(str(item))

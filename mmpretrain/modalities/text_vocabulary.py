@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_text.python.ops import bert_tokenizer as _bert_tokenizer
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as _bvfd
+from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as _learner
 
 from mmpretrain.atomic_files import atomic_write_text
-from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as _learner
 
 # --------------------------------------------------------------------------------------
 # Reserved tokens: always ids 0..4, in this order.
