@@ -20,9 +20,9 @@ STEPS = 16
 pytestmark = pytest.mark.slow
 
 
-def launch(run_dir, out, *extra, env=None):
+def launch(run_dir, out, *extra, env=None, steps=STEPS):
     return subprocess.Popen(
-        [sys.executable, WORKER, str(run_dir), str(out), "--steps", str(STEPS), *extra],
+        [sys.executable, WORKER, str(run_dir), str(out), "--steps", str(steps), *extra],
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -124,3 +124,63 @@ def test_sigkill_then_resume_matches_uninterrupted_run(reference, tmp_path):
     assert [s["step"] for s in steps] == list(range(1, STEPS + 1))
     reference_steps = [json.loads(line) for line in (reference[1] / "train.jsonl").read_text().splitlines()]
     np.testing.assert_allclose([s["loss"] for s in steps], [s["loss"] for s in reference_steps], rtol=1e-5)
+
+
+# The kill-and-resume test at random points: 30 steps, a checkpoint every 3 and an evaluation
+# every 5 (so kills fall between checkpoints, between a checkpoint and its evaluation, ...).
+KILL_STEPS, CHECKPOINT_EVERY, EVAL_EVERY, KILLS, KILL_SEED = 30, 3, 5, 5, 20240611
+
+
+def kill_events(steps, checkpoint_every, eval_every):
+    """Every point the worker can SIGKILL itself at (PRETRAIN_WORKER_KILL_AT), in run order:
+    after step k's train.jsonl line, after its checkpoint, after its eval.jsonl line."""
+    events = []
+    for k in range(1, steps + 1):
+        events.append(("train", k))
+        if k % checkpoint_every == 0 or k == steps:
+            events.append(("checkpoint", k))
+        if k % eval_every == 0 or k == steps:
+            events.append(("eval", k))
+    return events
+
+
+def log_steps(path):
+    return [json.loads(line)["step"] for line in path.read_text().splitlines()]
+
+
+def test_five_random_sigkills_then_resumes_match_uninterrupted_run(tmp_path):
+    extra = ("--checkpoint-every", str(CHECKPOINT_EVERY), "--eval-every", str(EVAL_EVERY))
+    events = kill_events(KILL_STEPS, CHECKPOINT_EVERY, EVAL_EVERY)
+    chosen = np.sort(np.random.default_rng(KILL_SEED).choice(len(events), size=KILLS, replace=False))
+    points = [events[i] for i in chosen]
+    print("kill points:", ", ".join(f"{e}:{k}" for e, k in points))
+    # The uninterrupted run, side by side with the first killed one (2 cores).
+    reference_run = launch(tmp_path / "reference", tmp_path / "reference.npz", *extra, steps=KILL_STEPS)
+    run_dir, out = tmp_path / "run", tmp_path / "w.npz"
+    for event, step in points:
+        checkpointed = (run_dir / "checkpoints" / "checkpoint").exists()
+        process = launch(run_dir, out, *extra, steps=KILL_STEPS, env={"PRETRAIN_WORKER_KILL_AT": f"{event}:{step}"})
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == -signal.SIGKILL, output[-3000:]
+        assert f"SIGKILL at {event}:{step}" in output
+        assert ("Resuming from" in output) == checkpointed
+        assert not out.exists()
+    output = finish(launch(run_dir, out, *extra, steps=KILL_STEPS))  # the same command, to the end
+    assert "Resuming from" in output and f"done step={KILL_STEPS}" in output
+    finish(reference_run)
+    resumed, reference_weights = weights(out), weights(tmp_path / "reference.npz")
+    assert int(resumed["__step__"]) == KILL_STEPS
+    difference = max_difference(resumed, reference_weights)
+    print(f"killed at {len(points)} points, resumed each time: max |dw| vs uninterrupted = {difference:.2e}")
+    assert difference == 0.0
+    # train.jsonl: every step exactly once; eval.jsonl: every evaluation exactly once.
+    train_steps = log_steps(run_dir / "train.jsonl")
+    assert sorted(set(train_steps)) == train_steps == list(range(1, KILL_STEPS + 1))
+    eval_steps = log_steps(run_dir / "eval.jsonl")
+    assert len(set(eval_steps)) == len(eval_steps), f"duplicated evaluation steps: {eval_steps}"
+    assert eval_steps == list(range(0, KILL_STEPS + 1, EVAL_EVERY))
+    # The same losses as the uninterrupted run, step by step.
+    for name in ("train.jsonl", "eval.jsonl"):
+        got = [json.loads(line) for line in (run_dir / name).read_text().splitlines()]
+        want = [json.loads(line) for line in (tmp_path / "reference" / name).read_text().splitlines()]
+        assert got == want, name

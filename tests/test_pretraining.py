@@ -174,3 +174,30 @@ def test_bfloat16_run_weight_decay_rules_and_tensorboard_logs(tmp_path, data):
     accumulator.Reload()
     tags = set(accumulator.Tags()["tensors"])
     assert {"train/text_loss", "eval/text_loss", "eval/image_loss", "eval/audio_loss"} <= tags
+
+
+def test_resume_records_each_evaluation_once(tmp_path, data):
+    """Kills at the log's edges: before the first checkpoint (eval.jsonl already has step 0),
+    between a checkpoint and its evaluation (eval.jsonl lacks that step), mid-line (torn)."""
+    run = make_run(tmp_path, data, eval_every=2)
+    run.train(stop_after=2)
+    del run
+    # As if killed before its first checkpoint: the step-0 evaluation and two train lines remain.
+    import shutil
+
+    shutil.rmtree(tmp_path / "checkpoints")
+    eval_log = tmp_path / "eval.jsonl"
+    eval_log.write_text(eval_log.read_text().splitlines()[0] + "\n")
+    resumed = make_run(tmp_path, data, eval_every=2)
+    resumed.train(stop_after=4)
+    del resumed
+    # As if killed right after the checkpoint of step 4, before its evaluation, and mid-line.
+    lines = eval_log.read_text().splitlines()
+    assert [json.loads(l)["step"] for l in lines] == [0, 2, 4]
+    eval_log.write_text("\n".join(lines[:-1]) + "\n" + '{"step": 5, "text_lo')
+    with open(tmp_path / "train.jsonl", "a") as f:
+        f.write('{"step": 5, "modal')
+    final = make_run(tmp_path, data, eval_every=2)
+    history = final.train()
+    assert [h["step"] for h in history] == [0, 2, 4, 6]
+    assert [json.loads(l)["step"] for l in open(tmp_path / "train.jsonl")] == [1, 2, 3, 4, 5, 6]

@@ -11,7 +11,9 @@
                                           NAME_text_encoder (ids -> outputs, core TF ops only)
 
 Everything is built and checked in hidden temp dirs beside the versions, then moved in with
-os.rename: a failed export leaves nothing behind, and an existing version is never touched.
+os.rename: a failed export leaves nothing behind, and an existing version is never touched. A
+killed export cannot clean up its temp dirs; the next export of the model removes them (when no
+live process writes them) and says so in its log and export_report.json.
 """
 
 import dataclasses
@@ -142,13 +144,20 @@ def export_run(run_dir, output="saved_models", name=None, version=None, modaliti
 
     samples = complete_samples(run, modalities, samples)
 
+    # What killed exports of these models left behind (staging dirs no live process writes).
+    removed = [item for base in bases.values() for item in serving_layout.remove_leftovers(base)]
+    if removed:
+        log(serving_layout.describe_removed(removed))
     with ExitStack() as stack:
-        staged = {role: os.path.join(stack.enter_context(serving_layout.staging_dir(base)), "model")
+        staged = {role: os.path.join(stack.enter_context(serving_layout.staging_dir(base, log=log)), "model")
                   for role, base in bases.items()}
         log(f"writing the encoder SavedModel ({', '.join(modalities)})")
         config = write_encoder_saved_model(staged["encoder"], run, modalities)
         report = {"name": name, "version": version, "run_dir": os.path.abspath(os.fspath(run_dir)),
                   "modalities": list(modalities), "signatures": sorted(config["signatures"])}
+        if removed:
+            report["removed_leftover_staging_dirs"] = [{"path": os.path.abspath(path), "reason": reason}
+                                                       for path, reason in removed]
         log("checking the reloaded SavedModel against Keras")
         report["saved_model_parity"] = saved_model_parity(staged["encoder"], run, modalities, samples)
         for role, (_, writer) in companions.items():

@@ -2,13 +2,19 @@
 
 A version is a directory whose name is a positive integer; TF Serving (and `mmpretrain serve`)
 ignore anything else, which is why work in progress lives in hidden `.tmp-*` directories beside
-the versions until it is complete and then moves in with one `os.rename`.
+the versions until it is complete and then moves in with one `os.rename`. A staging dir's name
+records its writer (`.tmp-export-PID@HOST-xxxx`), so the next export of the model removes what a
+killed export left (`remove_leftovers`) and leaves a concurrent export's dir alone.
 """
 
 import contextlib
 import os
+import re
 import shutil
+import socket
+import sys
 import tempfile
+import time
 
 SAVED_MODEL_FILE = "saved_model.pb"
 
@@ -56,14 +62,120 @@ def check_free(model_dir, version):
     return target
 
 
-@contextlib.contextmanager
-def staging_dir(model_dir):
-    """A fresh hidden temp dir inside `model_dir` (same filesystem: rename is atomic).
+STAGING_PREFIX = ".tmp-export-"
+# A staging dir whose writer cannot be checked (another host, or named before PIDs were
+# recorded) counts as a leftover once nothing in it changed for this long.
+STALE_AFTER_SECONDS = 120 * 60
+_STAGING_NAME = re.compile(r"^\.tmp-export-(?P<pid>\d+)@(?P<host>.+)-[a-z0-9_]+$")
 
-    Removed on exit unless its content was published (moved away) meanwhile.
+
+def _host():
+    return re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())[:64] or "localhost"
+
+
+def staging_prefix(pid=None, host=None):
+    """The name prefix of this process's staging dirs: `.tmp-export-PID@HOST-` (a random tail
+    follows), so a later export can tell whether the writer still runs."""
+    return f"{STAGING_PREFIX}{os.getpid() if pid is None else pid}@{host or _host()}-"
+
+
+def _process_start_time(pid):
+    """When `pid` started (seconds since the epoch), or None if /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/stat") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _last_change(path):
+    """The newest modification time of `path` and everything under it."""
+    newest = os.lstat(path).st_mtime
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+    return newest
+
+
+def leftover_reason(path, now=None):
+    """Why the staging dir `path` is a leftover nobody writes any more, or None if it may be live.
+
+    Its name records the writer's PID and host: on this host, a leftover is one whose process
+    has ended (or whose PID now belongs to a process started after the dir last changed: a
+    reused PID). Otherwise (another host, an old-style name) it is one untouched for
+    `STALE_AFTER_SECONDS`.
+    """
+    match = _STAGING_NAME.match(os.path.basename(path))
+    if match and match["host"] == _host():
+        pid = int(match["pid"])
+        if pid == os.getpid():
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return f"process {pid} is no longer running"
+        except PermissionError:
+            pass  # alive, someone else's
+        started, changed = _process_start_time(pid), os.lstat(path).st_mtime
+        if started is not None and started > changed + 2.0:
+            return f"process {pid} is no longer running (the PID now belongs to a newer process)"
+        return None
+    age = (time.time() if now is None else now) - _last_change(path)
+    if age > STALE_AFTER_SECONDS:
+        writer = f"process {match['pid']} on host {match['host']}" if match else "an unknown process"
+        return f"written by {writer}, unchanged for {age / 60:.0f} minutes"
+    return None
+
+
+def remove_leftovers(model_dir, log=None):
+    """Removes the `.tmp-export-*` staging dirs in `model_dir` that interrupted (killed) exports
+    left and no live process writes; a concurrent export's dir stays. Returns
+    [(path, reason)] of what was removed and tells `log` (a function taking a message)."""
+    if not os.path.isdir(model_dir):
+        return []
+    removed = []
+    for entry in sorted(os.listdir(model_dir)):
+        path = os.path.join(model_dir, entry)
+        if not entry.startswith(STAGING_PREFIX) or not os.path.isdir(path) or os.path.islink(path):
+            continue
+        try:
+            reason = leftover_reason(path)
+        except OSError:  # vanished meanwhile (its export finished)
+            continue
+        if reason is None:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            removed.append((path, reason))
+    if removed and log is not None:
+        log(describe_removed(removed))
+    return removed
+
+
+def describe_removed(removed):
+    """'removed 1 leftover staging directory from an interrupted export: PATH (REASON)'."""
+    listed = "; ".join(f"{path} ({reason})" for path, reason in removed)
+    if len(removed) == 1:
+        return f"removed 1 leftover staging directory from an interrupted export: {listed}"
+    return f"removed {len(removed)} leftover staging directories from interrupted exports: {listed}"
+
+
+@contextlib.contextmanager
+def staging_dir(model_dir, log=None):
+    """A fresh hidden temp dir inside `model_dir` (same filesystem: rename is atomic), named
+    after this process (`staging_prefix`).
+
+    First removes the leftovers of interrupted exports there (`remove_leftovers`; `log` hears
+    about them, default: a line on stderr). Removed on exit unless its content was published
+    (moved away) meanwhile.
     """
     os.makedirs(model_dir, exist_ok=True)
-    path = tempfile.mkdtemp(prefix=".tmp-export-", dir=model_dir)
+    remove_leftovers(model_dir, log or (lambda message: print(f"export: {message}", file=sys.stderr)))
+    path = tempfile.mkdtemp(prefix=staging_prefix(), dir=model_dir)
     try:
         yield path
     finally:

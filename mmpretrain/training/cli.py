@@ -21,7 +21,8 @@ def add_pretrain_parser(subparsers):
                    help="tf.distribute strategy; multi_worker reads TF_CONFIG")
     p.add_argument("--devices", type=int, default=None,
                    help="with --strategy mirrored on a CPU-only machine: split the CPU into N logical devices")
-    p.add_argument("--fresh", action="store_true", help="delete the run directory's contents and start over")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete the run directory's contents and start over (refused while another trainer uses it)")
     p.add_argument("--text", nargs="+", default=None, help="your own text files or globs (one document per line)")
     p.add_argument("--images", default=None, help="your own image folder (class sub-folders or flat)")
     p.add_argument("--audio", default=None, help="your own audio folder (wav/flac/ogg, any sample rate)")
@@ -45,15 +46,16 @@ def run_pretrain(args):
 
     name = os.path.splitext(os.path.basename(args.config))[0]
     run_dir = args.run_dir or os.path.join("runs", name)
-    run = PretrainingRun(config, run_dir, strategy, fresh=args.fresh, progress=not args.no_progress)
-    user = {k: v for k, v in (("text", args.text), ("image", args.images), ("audio", args.audio)) if v}
-    user.update(data)
-    train, validation = pretraining_data(config, user, progress=not args.no_progress)
-    print("pretraining data: " + ", ".join(f"{m} {len(train[m])} train / {len(validation[m])} validation"
-                                           for m in train), flush=True)
-    run.prepare(train, validation)
-    history = run.train()
-    report = summarize(run, history)
+    # Locks the run directory for the whole run (refused if another trainer is using it).
+    with PretrainingRun(config, run_dir, strategy, fresh=args.fresh, progress=not args.no_progress) as run:
+        user = {k: v for k, v in (("text", args.text), ("image", args.images), ("audio", args.audio)) if v}
+        user.update(data)
+        train, validation = pretraining_data(config, user, progress=not args.no_progress)
+        print("pretraining data: " + ", ".join(f"{m} {len(train[m])} train / {len(validation[m])} validation"
+                                               for m in train), flush=True)
+        run.prepare(train, validation)
+        history = run.train()
+        report = summarize(run, history)
     print(report)
     return 0
 

@@ -28,9 +28,10 @@ from mmpretrain.atomic_files import atomic_write_text
 from mmpretrain.backbone import MultimodalBackbone
 from mmpretrain.modalities.registry import get_modality
 from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
-from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible
 from mmpretrain.training import run_lock
+from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible
 from mmpretrain.training.input_pipeline import MaskedBatches
+from mmpretrain.training.run_logs import append_record, read_records, truncate_records
 from mmpretrain.training.strategy import is_chief, task_of
 
 
@@ -73,15 +74,19 @@ class PretrainingRun:
             # One trainer per run directory, for the whole run; refused before anything changes.
             self.lock = run_lock.acquire(run_dir, fresh=fresh)
             self._release = weakref.finalize(self, self.lock.release)
-        if fresh and self.chief:
-            clear_run_dir(run_dir)
-        check_compatible(run_dir, config)
-        if config.global_batch_size % self.strategy.num_replicas_in_sync:
-            raise ValueError(
-                f"global_batch_size={config.global_batch_size} is not divisible by the "
-                f"{self.strategy.num_replicas_in_sync} replicas; use a multiple of "
-                f"{self.strategy.num_replicas_in_sync}."
-            )
+        try:
+            if fresh and self.chief:
+                clear_run_dir(run_dir)
+            check_compatible(run_dir, config)
+            if config.global_batch_size % self.strategy.num_replicas_in_sync:
+                raise ValueError(
+                    f"global_batch_size={config.global_batch_size} is not divisible by the "
+                    f"{self.strategy.num_replicas_in_sync} replicas; use a multiple of "
+                    f"{self.strategy.num_replicas_in_sync}."
+                )
+        except BaseException:
+            self.close()
+            raise
         self.preprocessors = {}
         self.tables = {}
         self.validation = {}
@@ -164,7 +169,12 @@ class PretrainingRun:
         # Same initial weights in every process and every run of this config.
         keras.utils.set_random_seed(c.seed)
         with self.strategy.scope():
-            dtype = "mixed_bfloat16" if c.mixed_precision else None
+            from mmpretrain.training.precision import choose_precision, record_choice
+
+            self.precision = choose_precision(c.mixed_precision)  # "auto": bfloat16 only where it is fast
+            if self.chief:
+                record_choice(self.run_dir, self.precision)  # one line + RUN_DIR/precision.json
+            dtype = self.precision.dtype
             self.backbone = MultimodalBackbone.from_preset(
                 c.preset,
                 modalities={m: p.embedding_config() for m, p in self.preprocessors.items()},
@@ -271,16 +281,16 @@ class PretrainingRun:
 
     def _log_jsonl(self, name, record):
         if self.chief:
-            with open(os.path.join(self.run_dir, name), "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_record(os.path.join(self.run_dir, name), record)
 
     def _truncate_log(self, name, last_step):
-        """Drops the lines of `name` after `last_step` (written by a run killed after its checkpoint)."""
-        path = os.path.join(self.run_dir, name)
-        if self.chief and os.path.exists(path):
-            with open(path) as f:
-                lines = [line for line in f if json.loads(line)["step"] <= last_step]
-            atomic_write_text(path, "".join(lines))
+        """Drops log lines after `last_step`, torn lines and repeated steps (see run_logs)."""
+        if self.chief:
+            truncate_records(os.path.join(self.run_dir, name), last_step)
+
+    def _is_eval_step(self, step):
+        c = self.config
+        return step == 0 or step % c.eval_every == 0 or step == c.steps
 
     def train(self, stop_after=None):
         """Trains to `config.steps` (or `stop_after` more steps), resuming from the last checkpoint."""
@@ -300,8 +310,12 @@ class PretrainingRun:
             for m in c.modalities
         }
         end = c.steps if stop_after is None else min(c.steps, start + stop_after)
-        if start == 0:
-            self._record_eval(0, writer)
+        # The evaluation of the starting step: a run killed between a checkpoint and its
+        # evaluation left none. Every worker evaluates (the same decision everywhere); the chief
+        # records it unless a previous run did (e.g. the one of step 0 before the first checkpoint).
+        if self._is_eval_step(start):
+            recorded = self.chief and any(r["step"] == start for r in self.read_log("eval.jsonl"))
+            self._record_eval(start, writer, record=not recorded)
         bar = None
         if self.progress:
             from tqdm.auto import tqdm
@@ -353,8 +367,10 @@ class PretrainingRun:
             bar.set_postfix({**{k: f"{v:.3f}" for k, v in recent.items()}, "ex/s": f"{rate:.0f}"})
             bar.update(len(pending))
 
-    def _record_eval(self, step, writer):
+    def _record_eval(self, step, writer, record=True):
         results = self.evaluate()
+        if not record:
+            return results
         self._log_jsonl("eval.jsonl", {"step": step, **results})
         if writer is not None:
             with writer.as_default(step=step):
@@ -364,11 +380,7 @@ class PretrainingRun:
         return results
 
     def read_log(self, name):
-        path = os.path.join(self.run_dir, name)
-        if not os.path.exists(path):
-            return []
-        with open(path) as f:
-            return [json.loads(line) for line in f]
+        return read_records(os.path.join(self.run_dir, name))
 
     def save_final(self):
         """Writes backbone.keras and pretrainer.weights.h5 atomically (chief only)."""
