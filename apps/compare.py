@@ -1,13 +1,20 @@
-"""Pretrained vs scratch, with 10% and 100% of the labels, for one app: prints a table.
+"""Pretrained vs scratch vs a classical baseline, with 10% and 100% of the labels, for one app:
+prints a table.
 
     python apps/compare.py sentiment
+    python apps/compare.py sentiment --seeds 3                    # seeds 0..2: mean ± std per cell
+    python apps/compare.py image_classification --classical-only  # the scikit-learn baselines alone
     python apps/compare.py image_classification --fractions 0.1,1.0 --epochs 3
     python apps/compare.py keyword_spotting --freeze            # linear probes
     python apps/compare.py text_embedding                       # k-NN accuracy, no training
     python apps/compare.py fill_mask                            # held-out masked-token accuracy
 
 Every run uses the same splits and settings; only the encoder's starting weights and the label
-fraction change. Rows also go to runs/apps/APP/DATA/compare.{json,md}; runs are not exported.
+fraction change. The classical column (trainable apps: TF-IDF + logistic regression for text,
+logistic regression on pixels for images, log-mel statistics + logistic regression for audio;
+C picked on the validation split) is fitted on exactly the training examples of the neural runs
+at that fraction and seed (apps/common/classical.py). Rows also go to
+runs/apps/APP/DATA/compare.{json,md}; runs are not exported.
 """
 
 import argparse
@@ -37,7 +44,14 @@ def build_parser():
                         help="cap on the validation/test splits (default: the app's)")
     parser.add_argument("--keywords", default=None, help="keyword_spotting: comma-separated words")
     parser.add_argument("--run", default=None, help="fill_mask: the pretraining run (default: the encoder's)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="run N seeds, --seed .. --seed+N-1 (each its own splits and label subsets); "
+                             "the table shows mean ± std per cell (default 1)")
+    baselines = parser.add_mutually_exclusive_group()
+    baselines.add_argument("--classical-only", action="store_true",
+                           help="trainable apps: fit the classical baselines only, no neural runs")
+    baselines.add_argument("--no-classical", action="store_true", help="skip the classical baselines")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     return parser
 
@@ -51,6 +65,12 @@ def main(argv=None):
     except ValueError:
         print(f"error: --fractions takes numbers like 0.1,1.0; received {args.fractions!r}", file=sys.stderr)
         return 2
+    if args.seeds < 1:
+        print(f"error: --seeds takes a positive number of seeds; received {args.seeds}", file=sys.stderr)
+        return 2
+    if args.classical_only and args.app not in CLASSIFIER_APPS:
+        print(f"error: --classical-only applies to the trainable apps {list(CLASSIFIER_APPS)}", file=sys.stderr)
+        return 2
     options, data_options = {}, None
     if args.app in CLASSIFIER_APPS:
         options = dict(epochs=args.epochs, learning_rate=args.learning_rate,
@@ -61,8 +81,10 @@ def main(argv=None):
         options = {"run_dir": args.run}
     try:
         rows = compare(args.app, data=args.data, encoder=args.encoder, label_fractions=fractions,
-                       freeze=args.freeze, data_options=data_options, seed=args.seed, verbose=args.verbose,
-                       **options)
+                       initializations=() if args.classical_only else ("pretrained", "scratch"),
+                       freeze=args.freeze, data_options=data_options,
+                       seeds=range(args.seed, args.seed + args.seeds), classical=not args.no_classical,
+                       verbose=args.verbose, **options)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

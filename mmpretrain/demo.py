@@ -7,10 +7,11 @@ Each stage is skipped when its output is already there (`--force` redoes them al
 3. pretrain  masked pretraining of the shared encoder on text + images + audio
 4. export    the encoder as SavedModels (TF Serving layout) and TFLite: saved_models/mmpretrain_tiny
 5. apps      fine-tune the sentiment, image and keyword apps from the pretrained encoder and
-             from scratch, with 10% and 100% of the labels; export each app's default model
-             (pretrained, 100%) and the fill-mask model
+             from scratch, with 10% and 100% of the labels, and fit a classical baseline
+             (scikit-learn, apps/common/classical.py) on exactly the same examples; export each
+             app's default model (pretrained, 100%) and the fill-mask model
 6. pipeline  the one-line API on examples: pipeline(task)(...) and load(...)
-Then one table (pretrained vs scratch per app) and PNG plots in runs/demo/.
+Then one table (pretrained vs scratch vs classical per app) and PNG plots in runs/demo/.
 """
 
 import os
@@ -152,13 +153,29 @@ def app_script(app, script="train.py"):
 def app_row(app, metrics, init, fraction):
     """One row of the pretrained-vs-scratch table (the fields apps/compare.py writes)."""
     return {
-        "app": app, "data": metrics.get("data"), "initialization": init,
+        "app": app, "data": metrics.get("data"), "initialization": init, "seed": metrics.get("seed", 0),
         "freeze": bool(metrics.get("freeze", False)), "label_fraction": fraction,
         "labeled_examples": metrics.get("train_examples"), "test_examples": metrics.get("test_examples"),
         "test_accuracy": metrics["test_accuracy"], "test_macro_f1": metrics.get("test_macro_f1"),
         "majority_baseline": metrics.get("majority_baseline"), "seconds": metrics.get("seconds"),
-        "metrics_json": metrics.get("metrics_json"),
+        "metrics_json": metrics.get("metrics_json"), "train_subset": metrics.get("train_subset"),
     }
+
+
+def app_baseline(script, splits, fraction, config):
+    """The classical baseline (apps/common/classical.py) on the examples the app's run at
+    `fraction` uses: the same splits, caps (the app's defaults) and seed (0) as `run`."""
+    # importable: running the app script put the repository root on sys.path
+    from apps.common.classical import classical_baseline
+
+    training = script["training"]
+    return classical_baseline(splits, script["MODALITY"], fraction, seed=0, info=config,
+                              **training.caps(script["DEFAULTS"]))
+
+
+def attach_baseline(row, baseline):
+    row["classical"] = baseline["test_accuracy"]
+    row["classical_baseline"] = baseline
 
 
 def stage_apps(force):
@@ -170,7 +187,7 @@ def stage_apps(force):
     from mmpretrain.atomic_files import atomic_write_text
     from mmpretrain.export.model_dirs import resolve_encoder
 
-    banner("5/6 apps: fine-tune the exported encoder vs the same model from scratch")
+    banner("5/6 apps: fine-tune the exported encoder vs the same model from scratch vs a classical baseline")
     path = apps_report_path()
     rows = []
     if os.path.exists(path) and not force:
@@ -179,24 +196,43 @@ def stage_apps(force):
     done = {(r["app"], r["initialization"], r["label_fraction"]) for r in rows}
     encoder_dir, config = resolve_encoder(os.path.join(SAVED_MODELS, ENCODER_NAME))
     todo = [(app, init, f) for app in DEMO_APPS for init, f in SETTINGS if (app, init, f) not in done]
-    if not todo:
+    baselines = {(r["app"], r["label_fraction"]): r["classical_baseline"] for r in rows if r.get("classical_baseline")}
+    fractions = sorted({f for _, f in SETTINGS})
+    unfitted = [(app, f) for app in DEMO_APPS for f in fractions if (app, f) not in baselines]
+    if not todo and not unfitted:
         print(f"  all app runs are in {path} (use --force to redo)")
-    bar = tqdm(total=len(todo), desc="apps", unit="run", dynamic_ncols=True)
+    bar = tqdm(total=len(todo) + len(unfitted), desc="apps", unit="run", dynamic_ncols=True)
     scripts, splits = {}, {}
-    for app, init, fraction in todo:
-        if app not in scripts:  # apps/APP/train.py: load the data once, run it four times
+
+    def load(app):  # apps/APP/train.py: load the data once, run it four times
+        if app not in scripts:
             scripts[app] = app_script(app)
             splits[app] = scripts[app]["load_data"](scripts[app]["DEFAULTS"].data, config)
+
+    for app, fraction in unfitted:  # seconds each: scikit-learn on the runs' own examples
+        load(app)
+        baselines[app, fraction] = baseline = app_baseline(scripts[app], splits[app], fraction, config)
+        for r in rows:
+            if r["app"] == app and r["label_fraction"] == fraction:
+                attach_baseline(r, baseline)
+        bar.set_postfix(app=app, init="classical", labels=f"{fraction:.0%}",
+                        acc="n/a" if baseline["test_accuracy"] is None else f"{baseline['test_accuracy']:.3f}")
+        bar.update(1)
+    for app, init, fraction in todo:
+        load(app)
         metrics = scripts[app]["run"](
             data=scripts[app]["DEFAULTS"].data, encoder=encoder_dir, splits=splits[app],
             from_scratch=init == "scratch", label_fraction=fraction,
             export=(init == "pretrained" and fraction == 1.0), verbose=0,
         )
         rows.append(app_row(app, metrics, init, fraction))
+        attach_baseline(rows[-1], baselines[app, fraction])
         atomic_write_text(path, json.dumps(rows, indent=2))  # a killed demo keeps finished runs
         bar.set_postfix(app=app, init=init, labels=f"{fraction:.0%}", acc=f"{metrics['test_accuracy']:.3f}")
         bar.update(1)
     bar.close()
+    if unfitted:
+        atomic_write_text(path, json.dumps(rows, indent=2))
     from mmpretrain.export.serving_layout import list_versions
 
     if not list_versions(os.path.join(SAVED_MODELS, "fill_mask")) or force:
@@ -230,20 +266,40 @@ def stage_pipeline(force):
           f"{unit[0] @ unit[1]:.3f}, cosine(happy song, tax forms) = {unit[0] @ unit[2]:.3f}")
 
 
+def classical_of(rows, app, fraction):
+    """(test accuracy or None, why not) of the classical baseline of `app` at `fraction`."""
+    baseline = next((r["classical_baseline"] for r in rows if r["app"] == app and r["label_fraction"] == fraction
+                     and r.get("classical_baseline")), None)
+    if baseline is None:
+        return None, "not fitted"
+    return baseline["test_accuracy"], baseline["reason"]
+
+
+def _cell(value, width, missing="-"):
+    return f"{value:>{width}.4f}" if value is not None else f"{missing:>{width}}"
+
+
 def summary_table(rows):
-    lines = [f"{'app':<22}{'labels':>7}{'pretrained':>12}{'scratch':>10}{'gain':>8}"]
+    """pretrained / scratch / classical test accuracy per app and label fraction; gain is
+    pretrained - scratch. A baseline that could not be fitted shows n/a and why."""
+    lines = [f"{'app':<22}{'labels':>7}{'pretrained':>12}{'scratch':>10}{'classical':>11}{'gain':>9}"]
     for app in DEMO_APPS:
         for fraction in (0.1, 1.0):
             acc = {r["initialization"]: r["test_accuracy"] for r in rows
                    if r["app"] == app and r["label_fraction"] == fraction}
-            if len(acc) == 2:
-                lines.append(f"{app:<22}{fraction:>7.0%}{acc['pretrained']:>12.4f}{acc['scratch']:>10.4f}"
-                             f"{acc['pretrained'] - acc['scratch']:>+8.4f}")
+            classical, why = classical_of(rows, app, fraction)
+            if not acc and why == "not fitted":
+                continue
+            gain = acc["pretrained"] - acc["scratch"] if "pretrained" in acc and "scratch" in acc else None
+            line = (f"{app:<22}{fraction:>7.0%}{_cell(acc.get('pretrained'), 12)}{_cell(acc.get('scratch'), 10)}"
+                    f"{_cell(classical, 11, 'n/a')}{'-' if gain is None else f'{gain:+.4f}':>9}")
+            lines.append(line + ("" if classical is not None else f"  (classical: {why})"))
     return "\n".join(lines)
 
 
 def save_plots(rows):
-    """runs/demo/apps.png (pretrained vs scratch) and runs/demo/pretraining.png (held-out losses)."""
+    """runs/demo/apps.png (pretrained vs scratch vs classical) and runs/demo/pretraining.png
+    (held-out losses)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -251,10 +307,15 @@ def save_plots(rows):
 
     fig, axes = plt.subplots(1, len(DEMO_APPS), figsize=(4 * len(DEMO_APPS), 3.2))
     for ax, app in zip(np.atleast_1d(axes), DEMO_APPS):
-        for offset, init in ((-0.2, "pretrained"), (0.2, "scratch")):
+        for offset, init in ((-0.27, "pretrained"), (0.0, "scratch")):
             values = [next((r["test_accuracy"] for r in rows if r["app"] == app and r["initialization"] == init
                             and r["label_fraction"] == f), 0.0) for f in (0.1, 1.0)]
-            ax.bar(np.arange(2) + offset, values, width=0.4, label=init)
+            ax.bar(np.arange(2) + offset, values, width=0.27, label=init)
+        classical = [classical_of(rows, app, f)[0] for f in (0.1, 1.0)]
+        ax.bar(np.arange(2) + 0.27, [v or 0.0 for v in classical], width=0.27, label="classical", color="tab:gray")
+        for x, value in enumerate(classical):
+            if value is None:  # the reason is in the summary table
+                ax.text(x + 0.27, 0.02, "n/a", ha="center", va="bottom", fontsize=7, rotation=90)
         ax.set_xticks([0, 1], ["10% labels", "100% labels"])
         ax.set_title(app)
         ax.set_ylim(0, 1)
@@ -301,7 +362,7 @@ def run_demo(args):
 
         with open(apps_report_path()) as f:
             rows = json.load(f)
-        banner("pretrained vs scratch: test accuracy")
+        banner("pretrained vs scratch vs classical: test accuracy")
         print(summary_table(rows))
         save_plots(rows)
         print(f"plots: {RUN_DIR}/apps.png, {RUN_DIR}/pretraining.png; per-run reports under runs/apps/")

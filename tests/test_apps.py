@@ -225,8 +225,16 @@ def test_compare_runs_pretrained_and_scratch_at_two_fractions_on_the_same_split(
         ("pretrained", 0.5), ("pretrained", 1.0), ("scratch", 0.5), ("scratch", 1.0)]
     assert len({r["test_examples"] for r in rows}) == 1
     assert rows[0]["labeled_examples"] < rows[1]["labeled_examples"] == rows[3]["labeled_examples"]
-    table = format_table(rows)
-    assert table.count("\n| sentiment |") == 4 and os.path.isfile(tmp_path / "compare.md")
+    # The classical baseline of each fraction fitted the very examples of that fraction's runs.
+    for r in rows:
+        baseline = r["classical_baseline"]
+        assert r["classical"] == baseline["test_accuracy"] is not None
+        assert baseline["train_subset"] == r["train_subset"] and baseline["label_fraction"] == r["label_fraction"]
+        assert (baseline["train_examples"], baseline["test_examples"]) == (r["labeled_examples"], r["test_examples"])
+    assert rows[0]["train_subset"] == rows[2]["train_subset"] != rows[1]["train_subset"]
+    table = format_table(rows)  # one line per fraction: pretrained | scratch | classical
+    assert table.count("\n| sentiment |") == 2 and "| pretrained | scratch | classical |" in table
+    assert os.path.isfile(tmp_path / "compare.md")
 
 
 def test_apps_refuse_an_encoder_without_their_modality(tiny, tmp_path):

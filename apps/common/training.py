@@ -95,6 +95,14 @@ def run_tag(from_scratch, freeze, label_fraction):
     return f"{init}{'-frozen' if freeze else ''}-{round(100 * label_fraction):g}pct"
 
 
+def caps(defaults, max_train_examples="default", max_test_examples="default"):
+    """{"max_train_examples", "max_test_examples"} with "default" replaced by the app's `defaults`."""
+    return {
+        "max_train_examples": defaults.max_train_examples if max_train_examples == "default" else max_train_examples,
+        "max_test_examples": defaults.max_test_examples if max_test_examples == "default" else max_test_examples,
+    }
+
+
 def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, from_scratch=False,
              label_fraction=1.0, epochs=None, batch_size=32, learning_rate=None, max_train_examples="default",
              max_test_examples="default", output=None, name=None, report_dir=None, export=True, tflite=True,
@@ -122,8 +130,7 @@ def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, 
         app=app, modality=modality, encoder_dir=encoder_dir, encoder_config=info,
         data_name=str(data_name or data or defaults.data), freeze=bool(freeze), from_scratch=bool(from_scratch),
         label_fraction=fraction, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
-        max_train_examples=defaults.max_train_examples if max_train_examples == "default" else max_train_examples,
-        max_test_examples=defaults.max_test_examples if max_test_examples == "default" else max_test_examples,
+        **caps(defaults, max_train_examples, max_test_examples),
         output=output, name=name or app, report_dir=report_dir, export=bool(export), tflite=bool(tflite),
         seed=int(seed), verbose=int(verbose), command=command, started=started,
     )
@@ -157,24 +164,47 @@ def _check_splits(app, splits, modality):
             raise ValueError(f"The {app} app needs a non-empty {name!r} split; received {splits!r}.")
 
 
+def split_indices(splits, label_fraction=1.0, max_train_examples=None, max_test_examples=None, seed=0):
+    """The examples a run uses, as indices into each split of `splits`: {"pool", "train",
+    "validation", "test"}. `train` is the stratified `label_fraction` of the training pool (the
+    training split capped at `max_train_examples`); validation and test are capped at
+    `max_test_examples`. Every run on these splits with these settings (pretrained, scratch,
+    the classical baselines) uses exactly these examples."""
+    from mmpretrain.data.label_fractions import stratified_subset, training_subset
+
+    pool, train = training_subset(np.asarray(splits.labels("train")), label_fraction, max_train_examples, seed)
+    return {
+        "pool": pool, "train": train,
+        "validation": stratified_subset(splits.labels("validation"), 1.0, max_test_examples, seed),
+        "test": stratified_subset(splits.labels("test"), 1.0, max_test_examples, seed),
+    }
+
+
+def subset_digest(indices):
+    """A short fingerprint of a set of example indices (the same subset <=> the same digest)."""
+    import hashlib
+
+    return hashlib.sha1(np.sort(np.asarray(indices, np.int64)).tobytes()).hexdigest()[:16]
+
+
 def labeled_data(splits, settings):
     """A labeled `DataSplits` -> `LabeledData`: the stratified label fraction of the (capped)
     training pool, shuffled every epoch (seeded); capped validation and test splits."""
-    from mmpretrain.data.label_fractions import stratified_subset, training_subset
     from mmpretrain.data.labeled import labeled_dataset, raw_batch, take
 
     s = settings
     _check_splits(s.app, splits, s.modality)
     train_labels = np.asarray(splits.labels("train"))
-    pool, train_idx = training_subset(train_labels, s.label_fraction, s.max_train_examples, s.seed)
+    indices = split_indices(splits, s.label_fraction, s.max_train_examples, s.max_test_examples, s.seed)
+    pool, train_idx = indices["pool"], indices["train"]
 
     def part(split, indices):
         batch = raw_batch(s.modality, take(splits.inputs(split), indices), s.encoder_config)
         return batch, np.asarray(splits.labels(split))[indices]
 
     x_train, y_train = part("train", train_idx)
-    x_val, y_val = part("validation", stratified_subset(splits.labels("validation"), 1.0, s.max_test_examples, s.seed))
-    x_test, y_test = part("test", stratified_subset(splits.labels("test"), 1.0, s.max_test_examples, s.seed))
+    x_val, y_val = part("validation", indices["validation"])
+    x_test, y_test = part("test", indices["test"])
     s.log(f"{s.app} [{s.tag}]: {len(y_train)} training examples ({s.label_fraction:.0%} of {len(pool)}), "
           f"{len(y_val)} validation, {len(y_test)} test, {len(splits.class_names)} classes; encoder {s.encoder_dir}")
     return LabeledData(
@@ -182,7 +212,8 @@ def labeled_data(splits, settings):
         validation=labeled_dataset(x_val, y_val, s.batch_size),
         test=labeled_dataset(x_test, batch_size=s.batch_size),
         test_batch=x_test, test_labels=y_test, class_names=[str(c) for c in splits.class_names],
-        counts={"train_examples": int(len(y_train)), "train_pool_examples": int(len(pool)),
+        counts={"train_examples": int(len(y_train)), "train_subset": subset_digest(train_idx),
+                "train_pool_examples": int(len(pool)),
                 "train_available_examples": int(len(train_labels)), "validation_examples": int(len(y_val)),
                 "test_examples": int(len(y_test))},
     )

@@ -24,4 +24,7 @@ CONFIG = PretrainConfig(
     image_examples=20000,
     audio_examples=600,
     validation_examples=512,
+    # float32 even where "auto" would pick bfloat16: at d=64 bfloat16 does not pay off, measured
+    # on a CPU with amx_bf16 (benchmarks/pretrain_throughput.py: mix 13.4 vs 16.2 steps/s)
+    mixed_precision=False,
 )
