@@ -293,7 +293,8 @@ class Encoder:
 
     The modality follows the input: the first registered modality whose record `claims` it
     (strings/bytes -> text; uint8 arrays [H, W(, C)] or [N, H, W, C] -> image; float arrays [T]
-    or lists of them -> audio at 16 kHz). Pass `modality=` to read file paths or bytes
+    or lists of them, {'array', 'sampling_rate'} dicts -> audio at 16 kHz; integer PCM arrays
+    are audio too, refused with the /32768 fix). Pass `modality=` to read file paths or bytes
     (`embed(["a.png"], modality="image")`). Each modality runs through one
     `mmpretrain.tasks.TextEmbedder` (`embedders[modality]`, built on first use, not normalized):
     the same model, input checks and batching as the text_embedding app. `config` and
@@ -324,11 +325,19 @@ class Encoder:
     def _guess(self, inputs):
         from mmpretrain.modalities import get_modality, modality_names
 
-        first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs
+        names = [n for n in modality_names() if n in self.modalities]
+        if isinstance(inputs, (list, tuple)) and not inputs:
+            raise ValueError("load() received an empty list. Pass at least one input: "
+                             + "; ".join(f"{n}: {get_modality(n).accepted}" for n in names) + ".")
+        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
         for name in modality_names():
             if get_modality(name).claims(first):
                 return name
-        names = [n for n in modality_names() if n in self.modalities]
+        if isinstance(first, (list, tuple)):
+            raise ValueError(
+                f"load() received nested lists (item 0 is a {type(first).__name__} of "
+                f"{len(first)}); pass one input or a flat list of inputs, each of: "
+                + "; ".join(f"{n}: {get_modality(n).accepted}" for n in names) + ".")
         raise ValueError(
             f"Cannot tell the modality of {type(first).__name__} input; pass "
             + "; ".join(f"{n}: {get_modality(n).accepted}" for n in names)

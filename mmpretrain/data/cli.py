@@ -25,8 +25,8 @@ def _check_names(names):
 
     unknown = [name for name in names or () if name not in SOURCES]
     if unknown:
-        print(f"Unknown source(s) {unknown}. Expected names from: {', '.join(SOURCES)}.",
-              file=sys.stderr)
+        print(f"mmpretrain data: error: Unknown source(s) {unknown}. Expected names from: "
+              f"{', '.join(SOURCES)}.", file=sys.stderr)
         return False
     return True
 

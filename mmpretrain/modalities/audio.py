@@ -88,7 +88,7 @@ class AudioModality(Modality):
         return [(list(range(len(examples))), batch)]
 
     def claims(self, value):
-        return isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating)
+        return audio_io.claims(value)
 
     def build_preprocessor(self, config, examples, run_dir, chief):
         return AudioPreprocessor(

@@ -65,14 +65,21 @@ def resample(waveform, orig_sr, target_sr=SAMPLE_RATE, clip=False):
     return np.clip(out, -1.0, 1.0) if clip else out
 
 
-def load_audio(path, target_sr=SAMPLE_RATE):
+def load_audio(path, target_sr=SAMPLE_RATE, rate_range=None, max_seconds=None):
     """Reads wav/flac/ogg with soundfile, mixes to mono, resamples. Returns np.float32 [T].
 
-    Raises ValueError for a missing, unreadable or empty file.
+    `max_seconds`: decode only the first `max_seconds` (cropped BEFORE resampling: a long file
+    costs no more than what is kept).
+
+    Raises ValueError for a missing, unreadable or empty file; `AudioLimitError` (a ValueError)
+    for a readable file that is refused: a header sample rate outside `rate_range` (default
+    `FILE_RATE_RANGE`; checked before any sample is decoded: a header claiming 8 Hz would be
+    resampled x2000) or NaN/Inf samples (float WAV/FLAC files can hold them).
     """
     import soundfile
 
     accepted = ", ".join(ACCEPTED_FILE_FORMATS)
+    rate_range = FILE_RATE_RANGE if rate_range is None else rate_range
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(
@@ -80,18 +87,40 @@ def load_audio(path, target_sr=SAMPLE_RATE):
             "(anything libsndfile reads)."
         )
     try:
-        data, sr = soundfile.read(path, dtype="float32", always_2d=True)  # [T, C]
+        with soundfile.SoundFile(path) as f:
+            sr = f.samplerate
+            if not rate_range[0] <= sr <= rate_range[1]:
+                data = None
+            else:
+                frames = -1 if max_seconds is None else max(1, int(math.ceil(float(max_seconds) * sr)))
+                data = f.read(frames, dtype="float32", always_2d=True)  # [T, C]
     except (RuntimeError, TypeError, ValueError) as err:  # LibsndfileError is a RuntimeError
         raise ValueError(
             f"could not decode {path!r} ({err}); accepted: {accepted}. Convert other formats, "
             "e.g. `sox in.mp3 -r 16000 -c 1 out.wav`."
         ) from err
+    if data is None:
+        raise AudioLimitError(
+            f"{path!r} is sampled at {sr} Hz (its header); accepted: {rate_range[0]} to "
+            f"{rate_range[1]} Hz. Nothing was decoded."
+        )
     if data.shape[0] == 0:
         raise ValueError(
             f"{path!r} decodes to 0 samples; accepted: audio with at least 1 sample."
         )
+    check_finite_samples(data, repr(path))
     mono = data.mean(axis=1, dtype=np.float32) if data.shape[1] > 1 else data[:, 0]  # [T]
     return resample(mono, sr, target_sr)
+
+
+def check_finite_samples(samples, what):
+    """AudioLimitError when decoded samples hold NaN/Inf (float files can)."""
+    bad = int(np.size(samples) - np.count_nonzero(np.isfinite(samples)))
+    if bad:
+        raise AudioLimitError(
+            f"{what} has {bad} NaN/Inf samples; accepted: finite samples in [-1, 1]. Repair the "
+            "file (e.g. np.nan_to_num on its samples) or remove it."
+        )
 
 
 def decode_wav_bytes(data):
@@ -155,7 +184,7 @@ MAX_CHANNELS = 8  # [T, C] arrays with C <= MAX_CHANNELS < T are one multichanne
 
 
 class AudioLimitError(ValueError):
-    """A readable audio file that the caller's bounds refuse (e.g. an absurd sample rate)."""
+    """A readable audio file that is refused: an absurd sample rate, NaN/Inf samples."""
 
 
 def decode_audio(source, what, sample_rate, max_seconds=None, rate_range=None):
@@ -187,6 +216,9 @@ def decode_audio(source, what, sample_rate, max_seconds=None, rate_range=None):
         raise AudioLimitError(
             f"{what} is sampled at {refused} Hz; accepted: {rate_range[0]} to {rate_range[1]} Hz."
         )
+    if audio.shape[0] == 0:
+        raise ValueError(f"{what} decodes to 0 samples; accepted: audio with at least 1 sample.")
+    check_finite_samples(audio, what)
     return resample(audio.mean(axis=1), rate, sample_rate)
 
 
@@ -212,16 +244,19 @@ def _is_multichannel(array):
     return array.ndim == 2 and array.shape[1] <= MAX_CHANNELS < array.shape[0]
 
 
-def _check_layout(array, what):
+def _check_layout(array, what, verb="is"):
     """Refuses float arrays that are not one clip, a [T, C] clip or a batch [N, T]."""
     if array.ndim >= 3:
         hint = ""
-        if array.ndim == 3 and array.shape[-1] in (1, 2, 3, 4):
-            hint = (" It looks like an image: images are uint8 arrays (convert floats in [0, 1] "
-                    "with (x * 255).round().astype(np.uint8)), and load() embeds them as images.")
+        if array.ndim == 3:
+            hint = (" For a batch of multichannel clips [N, T, C] pass a list of [T, C] arrays "
+                    "(or x.mean(axis=-1) for mono [N, T]).")
+            if array.shape[-1] in (1, 2, 3, 4):
+                hint += (" If it is an image: images are uint8 arrays (convert floats in [0, 1] "
+                         "with (x * 255).round().astype(np.uint8)), and load() embeds them as images.")
         raise ValueError(
-            f"{what} is {describe(array)}; audio is a float array [T], [T, C] (channels last, "
-            f"C <= {MAX_CHANNELS}) or a batch [N, T].{hint}"
+            f"{what} {verb} {describe(array)}: neither an audio clip [T] or [T, C] (channels "
+            f"last, C <= {MAX_CHANNELS}) nor a batch of clips [N, T].{hint}"
         )
 
 
@@ -230,6 +265,15 @@ def _crop(array, rate, max_seconds):
     if max_seconds is None:
         return array
     return array[: max(1, int(math.ceil(float(max_seconds) * rate)))]
+
+
+def claims(value):
+    """True for values that can only be audio: float arrays, signed-integer PCM arrays (refused
+    by `waveforms` with the /32768 fix) and {'array': ..., 'sampling_rate': ...} dicts."""
+    if isinstance(value, np.ndarray):
+        return np.issubdtype(value.dtype, np.floating) or (
+            np.issubdtype(value.dtype, np.signedinteger) and value.ndim in (1, 2))
+    return isinstance(value, dict) and ("array" in value or "raw" in value) and "sampling_rate" in value
 
 
 def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_range=FILE_RATE_RANGE):
@@ -244,7 +288,7 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_rang
         return isinstance(x, (str, bytes, dict, pathlib.PurePath))
 
     if isinstance(inputs, np.ndarray) and np.issubdtype(inputs.dtype, np.floating):
-        _check_layout(inputs, task)
+        _check_layout(inputs, task, verb="received")
     items, single = listify(inputs, is_single, task, AUDIO_ACCEPTED)
     out = []
     for i, item in enumerate(items):
@@ -260,10 +304,12 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_rang
         elif isinstance(item, dict):
             array = item.get("array", item.get("raw"))
             rate = item.get("sampling_rate")
-            if array is None or not isinstance(rate, (int, np.integer)) or rate <= 0:
+            if array is None or isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+                received = f"keys {sorted(item)}" if array is None or "sampling_rate" not in item else (
+                    f"sampling_rate={rate!r}")
                 raise ValueError(
-                    f"{what} is a dict with keys {sorted(item)}; accepted: {{'array': float samples, "
-                    "'sampling_rate': positive int}.")
+                    f"{what} is a dict with {received}; accepted: {{'array': float samples, "
+                    "'sampling_rate': a positive int in Hz}, e.g. {'array': x, 'sampling_rate': 16000}.")
             if rate_range is not None and not rate_range[0] <= rate <= rate_range[1]:
                 raise AudioLimitError(
                     f"{what} has sampling_rate={int(rate)} Hz; accepted: {rate_range[0]} to "

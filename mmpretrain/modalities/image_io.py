@@ -30,8 +30,18 @@ class ImageTooLargeError(ValueError):
     """An image whose header declares more pixels than the caller accepts (nothing decoded)."""
 
 
+def check_pixel_count(size, what, max_pixels):
+    """ImageTooLargeError when a header's (width, height) declares more than `max_pixels`."""
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{what} is a {width}x{height} image ({width * height} pixels); at most "
+            f"{max_pixels} pixels are accepted. Downscale it first."
+        )
+
+
 def decode_image(source, what, channels, max_pixels=None):
-    """A file path or file object -> uint8 [H, W, channels].
+    """A file path or file object -> uint8 [H, W, channels] (channels 1, 3 or 4: L, RGB, RGBA).
 
     `max_pixels`: refuse (ImageTooLargeError, a ValueError naming the size and the limit) an
     image whose header declares more pixels, before its pixels are decoded.
@@ -40,14 +50,9 @@ def decode_image(source, what, channels, max_pixels=None):
 
     try:
         with Image.open(source) as image:  # reads the header only
-            width, height = image.size
-            if max_pixels is not None and width * height > max_pixels:
-                raise ImageTooLargeError(
-                    f"{what} is a {width}x{height} image ({width * height} pixels); at most "
-                    f"{max_pixels} pixels are accepted. Downscale it first."
-                )
+            check_pixel_count(image.size, what, max_pixels)
             image.load()
-            image = image.convert("L" if channels == 1 else "RGB")
+            image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
             array = np.asarray(image, np.uint8)
     except ImageTooLargeError:
         raise
@@ -74,10 +79,15 @@ def convert_image_array(array, what, channels):
         raise ValueError(f"{what} is {describe(array)}; images must be uint8 (0..255).{hint}")
     if array.ndim == 2:
         array = array[..., None]
+    if array.ndim == 3 and 0 in array.shape:
+        raise ValueError(
+            f"{what} is an empty image: shape {list(array.shape)} has 0 pixels. Accepted: [H, W] "
+            f"or [H, W, C] with H, W >= 1 and C in {list(CHANNEL_COUNTS)} (channels last)."
+        )
     if array.ndim != 3 or array.shape[-1] not in CHANNEL_COUNTS or 0 in array.shape:
         raise ValueError(
             f"{what} has shape {list(array.shape)}; accepted: [H, W] or [H, W, C] with C in "
-            f"{list(CHANNEL_COUNTS)} (channels last).{_channels_first_hint(array.shape)}"
+            f"{list(CHANNEL_COUNTS)} (channels last).{channels_first_hint(array.shape)}"
         )
     if array.shape[-1] in (2, 4):  # gray + alpha, RGBA: drop alpha
         array = array[..., :-1]
@@ -90,7 +100,8 @@ def convert_image_array(array, what, channels):
     return array
 
 
-def _channels_first_hint(shape):
+def channels_first_hint(shape):
+    """' It looks channels-first: ...' for a [C, H, W] / [N, C, H, W] shape, else ''."""
     if len(shape) in (3, 4) and shape[-3] in CHANNEL_COUNTS and shape[-1] not in CHANNEL_COUNTS:
         order = "(1, 2, 0)" if len(shape) == 3 else "(0, 2, 3, 1)"
         return f" It looks channels-first: pass np.transpose(x, {order})."
@@ -107,13 +118,13 @@ def _check_array_layout(array, task):
             f"channel count {list(CHANNEL_COUNTS)}, so it is either a channels-first image or a "
             "batch of gray images. Accepted: one image [H, W] or [H, W, C] (channels last), or a "
             "batch [N, H, W, C]; for a batch of gray images pass x[..., None]."
-            + _channels_first_hint(array.shape)
+            + channels_first_hint(array.shape)
         )
     if array.ndim == 4 and array.shape[-1] not in CHANNEL_COUNTS:
         raise ValueError(
             f"{task} received a uint8 array of shape {list(array.shape)}; a batch must be "
             f"[N, H, W, C] with C in {list(CHANNEL_COUNTS)} (channels last)."
-            + _channels_first_hint(array.shape)
+            + channels_first_hint(array.shape)
         )
     if array.ndim > 4:
         raise ValueError(

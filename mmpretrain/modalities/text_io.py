@@ -132,31 +132,44 @@ def _check_utf8_eager(values: np.ndarray, what: str) -> None:
 TEXT_ACCEPTED = "a string, UTF-8 bytes, or a list / 1-D numpy array of them"
 
 
+def check_text(item, what):
+    """One user text (str or bytes) -> str, or a ValueError naming `what`, what was received
+    and what is accepted: bytes that are not UTF-8, a lone surrogate (no UTF-8 form), an empty
+    or whitespace-only string. Used by the pipelines, `load()` and the REST server alike."""
+    if isinstance(item, (bytes, bytearray, np.bytes_)):
+        try:
+            item = bytes(item).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"{what} is bytes that are not valid UTF-8 (byte {err.start}: "
+                f"{bytes(item)[err.start:err.start + 4]!r}). Decode it with the right encoding "
+                "and pass a str, or pass UTF-8 bytes."
+            ) from None
+    if not isinstance(item, str):
+        if isinstance(item, (list, tuple)):
+            raise ValueError(
+                f"{what} is a nested list (a {type(item).__name__} of {len(item)} items inside the "
+                f"list). Accepted: {TEXT_ACCEPTED}. Pass one string or a flat list of strings."
+            )
+        raise ValueError(f"{what} is {describe(item)}. Accepted: {TEXT_ACCEPTED}.")
+    try:
+        item.encode("utf-8")
+    except UnicodeEncodeError as err:  # lone surrogates ("\ud800") have no UTF-8 form
+        raise ValueError(
+            f"{what} has a character that is not valid Unicode text "
+            f"({item[err.start]!r} at position {err.start}: {err.reason}), so it is not valid "
+            "UTF-8 either (a lone surrogate has no UTF-8 form). Remove it, or decode the "
+            "original bytes with errors='replace'."
+        ) from None
+    if not item.strip():
+        raise ValueError(
+            f"{what} is an empty string{' (only whitespace)' if item else ''}; pass some text "
+            "to classify or embed."
+        )
+    return str(item)
+
+
 def texts(inputs, task):
     """-> ([str], single). Empty or whitespace-only strings are refused."""
     items, single = listify(inputs, lambda x: isinstance(x, (str, bytes, np.str_, np.bytes_)), task, TEXT_ACCEPTED)
-    out = []
-    for i, item in enumerate(items):
-        if isinstance(item, (bytes, np.bytes_)):
-            try:
-                item = bytes(item).decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ValueError(
-                    f"{task}: input {i} is bytes that are not valid UTF-8 (byte {err.start}: "
-                    f"{bytes(item)[err.start:err.start + 4]!r}). Decode it with the right encoding "
-                    "and pass a str, or pass UTF-8 bytes."
-                ) from None
-        if not isinstance(item, str):
-            raise ValueError(f"{task}: input {i} is {describe(item)}. Accepted: {TEXT_ACCEPTED}.")
-        try:
-            item.encode("utf-8")
-        except UnicodeEncodeError as err:  # lone surrogates ("\ud800") have no UTF-8 form
-            raise ValueError(
-                f"{task}: input {i} has a character that is not valid Unicode text "
-                f"({item[err.start]!r} at position {err.start}: {err.reason}), so it has no UTF-8 "
-                "form. Remove it, or decode the original bytes with errors='replace'."
-            ) from None
-        if not item.strip():
-            raise ValueError(f"{task}: input {i} is an empty string; pass some text to classify or embed.")
-        out.append(str(item))
-    return out, single
+    return [check_text(item, f"{task}: input {i}") for i, item in enumerate(items)], single

@@ -3,11 +3,15 @@
 The dispatch is on the input's TensorSpec (dtype and rank), never on a modality, so a new
 modality's signature (say float32 [B, T, C]) is served as nested lists with no edit here:
 
-    string            a UTF-8 JSON string, or {"b64": bytes} (the model checks UTF-8)
-    uint8 [B, H, W, C]  nested lists of 0..255, or {"b64": an encoded image file}, decoded by
+    string            a UTF-8 JSON string, checked by `mmpretrain.modalities.text_io` as the
+                      pipelines check text (no lone surrogate, not empty or only whitespace),
+                      or {"b64": bytes} (the model checks UTF-8)
+    uint8 [B, H, W, C]  nested lists of 0..255 with exactly C channels (channels last), or
+                      {"b64": an encoded image file}, decoded by
                       `mmpretrain.modalities.image_io` to C channels; the header's pixel count
                       is checked against `DecodeLimits.max_image_pixels` BEFORE decoding
-    float [B, T]      nested lists of finite numbers, or {"b64": a WAV, FLAC or OGG file},
+    float [B, T]      nested lists of finite numbers (all-integer values beyond [-1, 1] are
+                      integer PCM: refused with the /32768 fix), or {"b64": a WAV, FLAC or OGG file},
                       decoded by `mmpretrain.modalities.audio_io` to mono at the model's sample
                       rate; absurd file rates are refused and only the model's maximum duration
                       is decoded (cropped before resampling)
@@ -112,10 +116,12 @@ def check_strings(value, where):
     if isinstance(value, dict):
         return decode_b64(value, where)
     if isinstance(value, str):
-        try:
-            return value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise _bad(f"{where}: the string is not valid UTF-8 text (it holds a lone surrogate).") from None
+        from mmpretrain.modalities import text_io
+
+        try:  # the text checks of the pipelines: no lone surrogate, not empty or only whitespace
+            return text_io.check_text(value, where).encode("utf-8")
+        except ValueError as err:
+            raise _bad(str(err)) from None
     raise _bad(f"{where}: expected a string or {{\"b64\": ...}}; received {type(value).__name__} {value!r:.60}.")
 
 
@@ -150,6 +156,7 @@ def _numbers(value, spec, where):
             f"{where}: values must be finite; received {bad} NaN or Inf value(s). Accepted: "
             f"finite numbers for {spec_text(spec)}."
         )
+    _check_integer_pcm(array, spec, where)
     return array.astype(dtype.as_numpy_dtype)
 
 
@@ -172,17 +179,45 @@ def to_instance(value, spec, where, limits=None):
             raise _bad(f"{where}: b64 values are accepted for strings, images and waveforms, not for {spec_text(spec)}.")
     else:
         array = _numbers(value, spec, where)
+    if 0 in array.shape:
+        raise _bad(f"{where}: received an empty value of shape {list(array.shape)}; accepted: at least one element per axis.")
     if array.ndim != rank:
+        nested = " (nested lists deeper than the input's rank)" if array.ndim > rank else ""
         raise _bad(
             f"{where}: expected rank {rank} (shape {spec_text(spec)} without the batch axis); "
-            f"received shape {list(array.shape)}."
+            f"received shape {list(array.shape)}{nested}."
         )
     for axis, (want, got) in enumerate(zip(spec.shape.as_list()[1:], array.shape)):
         if want is not None and want != got:
+            if _is_image(spec) and axis == 2:
+                from mmpretrain.modalities import image_io
+
+                raise _bad(
+                    f"{where}: axis 3 must have size {want} (the channels of input {spec_text(spec)}, "
+                    f"channels last); received shape {list(array.shape)} with {got} channels."
+                    + image_io.channels_first_hint(array.shape)
+                    + " A b64 image file is converted to the model's channels."
+                )
             raise _bad(
                 f"{where}: axis {axis + 1} must have size {want} (input {spec_text(spec)}); received "
                 f"shape {list(array.shape)}."
             )
-    if 0 in array.shape:
-        raise _bad(f"{where}: received an empty value of shape {list(array.shape)}; accepted: at least one element per axis.")
     return array
+
+
+def _is_image(spec):
+    import tensorflow as tf
+
+    return spec.dtype == tf.uint8 and spec.shape.rank == 4
+
+
+def _check_integer_pcm(array, spec, where):
+    """A waveform (float [B, T]) sent as JSON integers beyond [-1, 1] is integer PCM: refused
+    with the fix, as the pipelines refuse int16 arrays (floats are never mistaken for it)."""
+    if (spec.dtype.is_floating and spec.shape.rank == 2 and array.dtype.kind in "iu" and array.size
+            and np.abs(array).max() > 1):
+        raise _bad(
+            f"{where}: received integer samples (largest magnitude {int(np.abs(array).max())}): "
+            "integer PCM. Accepted: float samples in [-1, 1]; convert 16-bit PCM with "
+            "x / 32768 (or send the WAV file as {\"b64\": ...})."
+        )

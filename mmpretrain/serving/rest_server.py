@@ -145,6 +145,15 @@ class RestHandler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed  # HEAD: the base class's 501
 
 
+def check_options(port, max_body_bytes, max_image_pixels):
+    """ValueError naming a bad server option (before any model is loaded)."""
+    for name, value in (("max_body_bytes", max_body_bytes), ("max_image_pixels", max_image_pixels)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer in 0..65535 (0 picks a free port); received {port!r}.")
+
+
 class RestServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer with a ModelRepository and a request-size bound."""
 
@@ -154,9 +163,7 @@ class RestServer(ThreadingHTTPServer):
     def __init__(self, repository, host=DEFAULT_HOST, port=DEFAULT_PORT,
                  max_body_bytes=DEFAULT_MAX_BODY_BYTES, verbose=False,
                  max_image_pixels=DEFAULT_MAX_IMAGE_PIXELS):
-        for name, value in (("max_body_bytes", max_body_bytes), ("max_image_pixels", max_image_pixels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+        check_options(port, max_body_bytes, max_image_pixels)
         self.repository = repository
         self.max_body_bytes = max_body_bytes
         self.max_image_pixels = max_image_pixels
@@ -192,6 +199,7 @@ def make_server(model_dir, host=DEFAULT_HOST, port=DEFAULT_PORT,
     """
     from mmpretrain.serving.model_repository import ModelRepository
 
+    check_options(port, max_body_bytes, max_image_pixels)
     repository = ModelRepository(model_dir)
     if preload:
         started = time.perf_counter()

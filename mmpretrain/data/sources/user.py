@@ -8,9 +8,12 @@ Bad input, decided once here:
 - A text file that is not UTF-8: `ValueError` naming the file and the byte offset (default
   `encoding_errors="strict"`); `encoding_errors="replace"` decodes bad bytes as U+FFFD and warns
   with a `DataWarning` naming the file.
-- An image or audio file that cannot be decoded, or an audio file of 0 samples: skipped, with a
-  `DataWarning` naming the file; skipped files are listed in `counts["skipped"]`. No example is
-  ever produced for such a file, so no label can be wrong.
+- An image or audio file that cannot be decoded, an image whose header declares more than
+  `image_io.MAX_IMAGE_PIXELS` pixels (checked before decoding), or an audio file of 0 samples,
+  with NaN/Inf samples or a header sample rate outside `audio_io.FILE_RATE_RANGE` (checked
+  before decoding): skipped, with a `DataWarning` naming the file; skipped files are listed in
+  `counts["skipped"]`. No example is ever produced for such a file, so no label can be wrong.
+- Paths that are not str / os.PathLike (or a list of them): `ValueError` naming the type.
 - A missing or empty data folder, a folder with no class sub-folders, a class folder with no
   files of an accepted type (or whose files were all skipped): `ValueError` naming the folder
   and the accepted extensions. A class is never silently dropped.
@@ -29,7 +32,8 @@ import numpy as np
 
 from mmpretrain.data.data_splits import DataSplits, build_splits
 from mmpretrain.data.splits import DEFAULT_FRACTIONS, split_indices
-from mmpretrain.modalities.audio_io import SAMPLE_RATE, load_audio
+from mmpretrain.modalities.audio_io import SAMPLE_RATE, AudioLimitError, load_audio
+from mmpretrain.modalities.image_io import MAX_IMAGE_PIXELS, check_pixel_count
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -47,6 +51,20 @@ def _expand_paths(paths):
     """Files named by `paths`: files, folders (their *.txt files, recursively) or glob patterns."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    if not isinstance(paths, (list, tuple)):
+        raise ValueError(
+            f"Received text paths of type {type(paths).__name__} ({paths!r:.80}). Expected a file, a "
+            "folder, a glob (str or path), or a list of them."
+        )
+    for i, path in enumerate(paths):
+        if not isinstance(path, (str, os.PathLike)):
+            nested = " (nested lists are not accepted)" if isinstance(path, (list, tuple)) else ""
+            raise ValueError(
+                f"Received text paths whose item {i} is of type {type(path).__name__}{nested}. "
+                "Expected a file, a folder, a glob (str or path), or a flat list of them."
+            )
+    if not paths:
+        raise ValueError("Received an empty list of text paths. Pass at least one file, folder or glob.")
     files = []
     for pattern in paths:
         pattern = os.path.expanduser(str(pattern))
@@ -130,6 +148,11 @@ def load_text_files(paths, unit="line", encoding_errors="strict", seed=0,
 
 def class_folders(root, extensions, what):
     """[(class name, [files])] of `root`/CLASS/** with an accepted extension, classes sorted."""
+    if not isinstance(root, (str, os.PathLike)):
+        raise ValueError(
+            f"Received a data folder of type {type(root).__name__} ({root!r:.80}). Expected the path "
+            f"of a folder holding CLASS_NAME/ sub-folders of {what} files."
+        )
     root = pathlib.Path(root).expanduser()
     if not root.is_dir():
         raise ValueError(f"Received data folder {str(root)!r}, which is not a folder.")
@@ -193,7 +216,8 @@ def decode_image(path, channels=3, image_size=None):
     except ImportError:
         Image = None
     if Image is not None:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # the header only: the pixel bound comes before decoding
+            check_pixel_count(image.size, f"{path}", MAX_IMAGE_PIXELS)
             image.load()
             image = image.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
             if image_size is not None:
@@ -260,10 +284,14 @@ def chunk_audio(audio, max_seconds, long_audio="crop", min_chunk_seconds=1.0):
     return chunks
 
 
-def _read_audio(path):
-    """(float32 [T] at 16 kHz in [-1, 1], None), or (None, why the file is skipped)."""
+def _read_audio(path, max_seconds=None):
+    """(float32 [T] at 16 kHz in [-1, 1], None), or (None, why the file is skipped).
+
+    `max_seconds`: only that much is decoded (cropped before resampling)."""
     try:
-        return np.clip(load_audio(path), -1.0, 1.0), None
+        return np.clip(load_audio(path, max_seconds=max_seconds), -1.0, 1.0), None
+    except AudioLimitError as error:  # readable but refused: an absurd sample rate, NaN samples
+        return None, f"refused: {str(error).rstrip('.')}"
     except ValueError as error:  # load_audio's one error for unreadable and empty files
         if _frames(path) == 0:
             return None, "it has 0 samples"
@@ -294,7 +322,7 @@ def load_audio_folder(root, max_seconds=10.0, long_audio="crop", min_chunk_secon
     clips, labels, files, skipped = [], [], [], []
     for label, (_, paths) in enumerate(classes):
         for path in paths:
-            audio, reason = _read_audio(path)
+            audio, reason = _read_audio(path, max_seconds if long_audio == "crop" else None)
             if audio is None:
                 _skip(path, reason)
                 skipped.append(str(path))
