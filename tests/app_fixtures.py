@@ -124,3 +124,29 @@ def app_module(name, script="train.py"):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tiny_app_models(root):
+    """The tiny encoder and the four app models the pipelines use (1 epoch, no TFLite), built
+    under `root` once per session -> {"root", "run", "encoder", "output", "tones", "words"}."""
+    from mmpretrain.modalities.text import load_vocabulary
+
+    run_dir, encoder_dir = tiny_encoder(root)
+    output = os.path.join(str(root), "saved_models")
+    words, tones = os.path.join(str(root), "words.csv"), os.path.join(str(root), "tones")
+    if not os.path.exists(words):
+        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
+    if not os.path.isdir(tones):
+        tone_folder(tones)
+    quick = dict(encoder=encoder_dir, output=output, epochs=1, tflite=False, verbose=0,
+                 report_dir=os.path.join(str(root), "pipeline-reports"))
+    if not os.path.isdir(os.path.join(output, "sentiment")):
+        app_module("sentiment").run(data=words, **quick)
+    if not os.path.isdir(os.path.join(output, "image_classification")):
+        app_module("image_classification").run(data="digits", max_train_examples=100, max_test_examples=50, **quick)
+    if not os.path.isdir(os.path.join(output, "keyword_spotting")):
+        app_module("keyword_spotting").run(data=tones, **quick)
+    if not os.path.isdir(os.path.join(output, "fill_mask")):
+        app_module("fill_mask", "export.py").run(run_dir=run_dir, output=output, top_k=8, tflite=False, verbose=0,
+                                                 eval_texts=tiny_pretraining_data()[1]["text"][:8])
+    return {"root": root, "run": run_dir, "encoder": encoder_dir, "output": output, "tones": tones, "words": words}

@@ -372,37 +372,13 @@ def cli_runs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, cli_runs):  # the CLI cases start first, at the lowest priority
     """The tiny app models, their pipelines (built once), the encoder, a REST server over them."""
-    from app_fixtures import (
-        app_module,
-        tiny_encoder,
-        tiny_pretraining_data,
-        tone_folder,
-        word_table,
-    )
+    from app_fixtures import tiny_app_models
 
     import mmpretrain
-    from mmpretrain.modalities.text import load_vocabulary
     from mmpretrain.serving.rest_server import make_server
 
-    root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
-    run_dir, encoder_dir = tiny_encoder(root)
-    output = str(root / "saved_models")
-    words, tones = str(root / "words.csv"), str(root / "tones")
-    if not os.path.exists(words):
-        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
-    if not os.path.isdir(tones):
-        tone_folder(tones)
-    quick = dict(encoder=encoder_dir, output=output, epochs=1, tflite=False, verbose=0,
-                 report_dir=str(root / "pipeline-reports"))
-    if not os.path.isdir(os.path.join(output, "sentiment")):
-        app_module("sentiment").run(data=words, **quick)
-    if not os.path.isdir(os.path.join(output, "image_classification")):
-        app_module("image_classification").run(data="digits", max_train_examples=100, max_test_examples=50, **quick)
-    if not os.path.isdir(os.path.join(output, "keyword_spotting")):
-        app_module("keyword_spotting").run(data=tones, **quick)
-    if not os.path.isdir(os.path.join(output, "fill_mask")):
-        app_module("fill_mask", "export.py").run(run_dir=run_dir, output=output, top_k=8, tflite=False, verbose=0,
-                                                 eval_texts=tiny_pretraining_data()[1]["text"][:8])
+    built = tiny_app_models(tmp_path_factory.getbasetemp() / "mmpretrain-apps")
+    encoder_dir, output = built["encoder"], built["output"]
     server = make_server(output, port=0, preload=False).start_in_thread()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MMPRETRAIN_SAVED_MODELS", output)

@@ -13,38 +13,12 @@ from test_case import assert_all_close
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    from app_fixtures import (
-        app_module,
-        tiny_encoder,
-        tiny_pretraining_data,
-        tone_folder,
-        word_table,
-    )
+    from app_fixtures import tiny_app_models
 
-    from mmpretrain.modalities.text import load_vocabulary
-
-    root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
-    run_dir, encoder_dir = tiny_encoder(root)
-    output = str(root / "saved_models")
-    words, tones = str(root / "words.csv"), str(root / "tones")
-    if not os.path.exists(words):
-        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
-    if not os.path.isdir(tones):
-        tone_folder(tones)
-    quick = dict(encoder=encoder_dir, output=output, epochs=1, tflite=False, verbose=0,
-                 report_dir=str(root / "pipeline-reports"))
-    if not os.path.isdir(os.path.join(output, "sentiment")):
-        app_module("sentiment").run(data=words, **quick)
-    if not os.path.isdir(os.path.join(output, "image_classification")):
-        app_module("image_classification").run(data="digits", max_train_examples=100, max_test_examples=50, **quick)
-    if not os.path.isdir(os.path.join(output, "keyword_spotting")):
-        app_module("keyword_spotting").run(data=tones, **quick)
-    if not os.path.isdir(os.path.join(output, "fill_mask")):
-        app_module("fill_mask", "export.py").run(run_dir=run_dir, output=output, top_k=8, tflite=False, verbose=0,
-                                                 eval_texts=tiny_pretraining_data()[1]["text"][:8])
+    built = tiny_app_models(tmp_path_factory.getbasetemp() / "mmpretrain-apps")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MMPRETRAIN_SAVED_MODELS", output)
-        yield {"root": root, "run": run_dir, "encoder": encoder_dir, "output": output, "tones": tones}
+        patch.setenv("MMPRETRAIN_SAVED_MODELS", built["output"])
+        yield built
 
 
 def test_text_classification_answers_in_hugging_face_shapes(models):
