@@ -17,7 +17,9 @@ The parts, and who uses them:
     feature_table(), example_limit()            pretraining data
     sample_batch(), slice_batch()               export parity checks (SavedModel, TFLite)
     tflite_function(), int8_keeps_float()       TFLite conversion
-    export_config(), assets()                   config.json and assets/ of the encoder
+    export_config(), assets(), companion_exports()
+                                                config.json, assets/ and extra SavedModels
+                                                (the TF Hub text pair) of the encoder
     saved_config(), load_preprocessor()         preprocessors.json of a run and back
 
 A *raw batch* is a dict {signature input name: numpy array}, exactly what the exported

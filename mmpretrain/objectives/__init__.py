@@ -1,7 +1,9 @@
 """Masking (runs in the input pipeline), prediction heads and losses for masked pretraining.
 
 A modality record names its objective (`MaskedTokenObjective` or `MaskedPatchObjective`); the
-pretrainer and the input pipeline dispatch through it.
+pretrainer and the input pipeline dispatch through it. An objective has `mask_arguments`,
+`mask`, `make_head`, `predict`, `sums` and `reports_accuracy`; one that reports accuracy may add
+`baseline` (the unigram reference the run logs beside its own accuracy).
 """
 
 from mmpretrain.objectives.masked_lm_head import MaskedLMHead
