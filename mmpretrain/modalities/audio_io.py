@@ -65,6 +65,24 @@ def resample(waveform, orig_sr, target_sr=SAMPLE_RATE, clip=False):
     return np.clip(out, -1.0, 1.0) if clip else out
 
 
+def _frames_within(rate, max_seconds):
+    """Samples in the first `max_seconds` at `rate` (-1: all of them)."""
+    return -1 if max_seconds is None else max(1, int(math.ceil(float(max_seconds) * rate)))
+
+
+def _in_range(rate, rate_range):
+    return rate_range is None or rate_range[0] <= rate <= rate_range[1]
+
+
+def _read_bounded(f, rate_range, max_seconds):
+    """(samples float32 [T, C], rate) of an open `soundfile.SoundFile`, reading only its first
+    `max_seconds`; samples is None (nothing read) when the header's rate is outside `rate_range`."""
+    rate = f.samplerate
+    if not _in_range(rate, rate_range):
+        return None, rate
+    return f.read(_frames_within(rate, max_seconds), dtype="float32", always_2d=True), rate
+
+
 def load_audio(path, target_sr=SAMPLE_RATE, rate_range=None, max_seconds=None):
     """Reads wav/flac/ogg with soundfile, mixes to mono, resamples. Returns np.float32 [T].
 
@@ -88,12 +106,7 @@ def load_audio(path, target_sr=SAMPLE_RATE, rate_range=None, max_seconds=None):
         )
     try:
         with soundfile.SoundFile(path) as f:
-            sr = f.samplerate
-            if not rate_range[0] <= sr <= rate_range[1]:
-                data = None
-            else:
-                frames = -1 if max_seconds is None else max(1, int(math.ceil(float(max_seconds) * sr)))
-                data = f.read(frames, dtype="float32", always_2d=True)  # [T, C]
+            data, sr = _read_bounded(f, rate_range, max_seconds)  # [T, C] or None
     except (RuntimeError, TypeError, ValueError) as err:  # LibsndfileError is a RuntimeError
         raise ValueError(
             f"could not decode {path!r} ({err}); accepted: {accepted}. Convert other formats, "
@@ -197,24 +210,18 @@ def decode_audio(source, what, sample_rate, max_seconds=None, rate_range=None):
     """
     import soundfile
 
-    refused = None
     try:
         with soundfile.SoundFile(source) as f:
-            rate = f.samplerate
-            if rate_range is not None and not rate_range[0] <= rate <= rate_range[1]:
-                refused = rate
-            else:
-                frames = -1 if max_seconds is None else max(1, int(math.ceil(float(max_seconds) * rate)))
-                audio = f.read(frames, dtype="float32", always_2d=True)  # [T, C]
+            audio, rate = _read_bounded(f, rate_range, max_seconds)  # [T, C] or None
     except Exception as err:  # soundfile raises several types for unreadable data
         detail = type(err).__name__ if isinstance(source, io.BytesIO) else f"{type(err).__name__}: {err}"
         raise ValueError(
             f"Cannot read {what} as audio ({detail}); the file is corrupt or not "
             f"wav/flac/ogg. Accepted: {AUDIO_ACCEPTED}."
         ) from None
-    if refused is not None:
+    if audio is None:
         raise AudioLimitError(
-            f"{what} is sampled at {refused} Hz; accepted: {rate_range[0]} to {rate_range[1]} Hz."
+            f"{what} is sampled at {rate} Hz; accepted: {rate_range[0]} to {rate_range[1]} Hz."
         )
     if audio.shape[0] == 0:
         raise ValueError(f"{what} decodes to 0 samples; accepted: audio with at least 1 sample.")
@@ -262,9 +269,7 @@ def _check_layout(array, what, verb="is"):
 
 def _crop(array, rate, max_seconds):
     """The first `max_seconds` of a clip at `rate` (before resampling: the cost stays bounded)."""
-    if max_seconds is None:
-        return array
-    return array[: max(1, int(math.ceil(float(max_seconds) * rate)))]
+    return array if max_seconds is None else array[: _frames_within(rate, max_seconds)]
 
 
 def claims(value):
@@ -310,7 +315,7 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_rang
                 raise ValueError(
                     f"{what} is a dict with {received}; accepted: {{'array': float samples, "
                     "'sampling_rate': a positive int in Hz}, e.g. {'array': x, 'sampling_rate': 16000}.")
-            if rate_range is not None and not rate_range[0] <= rate <= rate_range[1]:
+            if not _in_range(rate, rate_range):
                 raise AudioLimitError(
                     f"{what} has sampling_rate={int(rate)} Hz; accepted: {rate_range[0]} to "
                     f"{rate_range[1]} Hz.")
