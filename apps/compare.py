@@ -46,7 +46,7 @@ def build_parser():
     parser.add_argument("--run", default=None, help="fill_mask: the pretraining run (default: the encoder's)")
     parser.add_argument("--seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
-                        help="run N seeds, --seed .. --seed+N-1 (each its own splits and label subsets); "
+                        help="run N seeds, --seed .. --seed+N-1 (each its own label subsets and initialisation, on the same splits); "
                              "the table shows mean ± std per cell (default 1)")
     baselines = parser.add_mutually_exclusive_group()
     baselines.add_argument("--classical-only", action="store_true",

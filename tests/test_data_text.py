@@ -110,3 +110,50 @@ def test_missing_pip_source_names_the_prepare_command(tmp_path, monkeypatch):
 
     with pytest.raises(SourceMissingError, match="mmpretrain data prepare vader"):
         load_vader_sentiment()
+
+
+def test_movie_reviews_hold_no_sentence_the_sentiment_app_tests_on():
+    from mmpretrain.data.sources.sentiment import load_vader_sentiment
+
+    _prepared("movie-reviews")
+    _prepared("vader")
+    docs = tc.source_documents("movie-reviews")
+    assert len(docs) > 10000 and sum(len(d.split()) for d in docs) > 1_000_000
+    assert all("\n" not in d for d in docs)
+    vader = load_vader_sentiment(seed=0)
+
+    def words(text):
+        return " ".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
+
+    held_out = {words(t) for split in ("validation", "test", "test_amazon") for t in vader.inputs(split)}
+    # stock phrases of 4-5 words ("don't waste your money") are common to both: not a leak
+    held_out = {t for t in held_out if len(t.split()) >= 6}
+    review_sentences = {words(s) for d in docs for s in d.split(" . ")}
+    assert not held_out & review_sentences
+
+
+def test_vader_train_is_the_sentiment_training_split_without_labels():
+    from mmpretrain.data.sources.sentiment import load_vader_sentiment
+
+    _prepared("vader-train")
+    docs = tc.source_documents("vader-train")
+    vader = load_vader_sentiment(seed=0)
+    assert docs == tc.deduplicate(vader.inputs("train"))
+    held_out = {tc.dedup_key(t) for split in ("validation", "test", "test_amazon") for t in vader.inputs(split)}
+    assert not held_out & {tc.dedup_key(d) for d in docs}
+
+
+def test_source_weights_repeat_documents_within_their_split():
+    _prepared("bible")
+    _present_or_skip("jargon")
+    plain = load_text_corpus(sources=["jargon", "bible"], seed=0)
+    weighted = load_text_corpus(sources=["jargon", "bible"], seed=0, weights={"jargon": 3, "bible": 0})
+    jargon = plain.counts["per_source"]["jargon"]["documents"]
+    assert len(weighted) == 3 * jargon
+    assert weighted.counts["weights"] == {"jargon": 3, "bible": 0}
+    for split in weighted.split_names:  # a repeat never lands in another split than its original
+        texts = weighted.inputs(split)
+        assert all(texts.count(t) == 3 for t in set(texts))
+    for bad in ({"jargon": -1}, {"jargon": 1.5}, {"jargon": True}, {"no-such": 1}):
+        with pytest.raises(ValueError, match="Text source weights|Expected names from"):
+            load_text_corpus(sources=["jargon"], weights=bad)

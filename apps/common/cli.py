@@ -76,7 +76,15 @@ def add_common_arguments(parser, app, defaults):
                         help=f"where metrics.json and report.png go (default runs/apps/{app}/DATA/TAG)")
     parser.add_argument("--no-export", action="store_true", help="train and evaluate only")
     parser.add_argument("--no-tflite", action="store_true", help="export the SavedModel without TFLite files")
-    parser.add_argument("--seed", type=int, default=0, help="seed for sampling, initialisation and shuffling")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for the label subset, initialisation and shuffling (the splits stay)")
+    parser.add_argument("--augment", default="default",
+                        help="augmentations of the training examples, comma-separated, or 'none' "
+                             f"(default: {','.join(defaults.augment) or 'none'}; images: flip, shift; "
+                             "audio: gain, delay, noise)")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seed of the train/validation/test split (default 0: the split the "
+                             "pretraining corpus keeps its test sentences out of)")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                         help="0 quiet, 1 progress lines (default), 2 Keras' per-epoch lines too")
 
@@ -88,7 +96,8 @@ def train_options(args):
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples,
         output=args.output, name=args.name, report_dir=args.report_dir, export=not args.no_export,
-        tflite=not args.no_tflite, seed=args.seed, verbose=args.verbose,
+        tflite=not args.no_tflite, seed=args.seed, split_seed=args.split_seed, augment=args.augment,
+        verbose=args.verbose,
     )
 
 

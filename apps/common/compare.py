@@ -5,7 +5,7 @@
     rows = compare("sentiment", seeds=[0, 1, 2])           # the table shows mean ± std per cell
     print(format_table(rows))
 
-The data is loaded once per seed; every run uses the same (capped) training pool, the same
+The data is split once (`split_seed`); every run uses the same (capped) training pool, the same
 stratified 10% subset, the same validation/test examples, epochs and learning rate; only the
 encoder's starting weights (and the label fraction) change. For the trainable apps, a classical
 baseline (`apps.common.classical`) is fitted once per fraction and seed on exactly those
@@ -15,7 +15,9 @@ not exported (the default app model is the one `apps/APP/train.py` exports). The
 to runs/apps/APP/DATA/compare.{json,md}.
 
 Apps: the three trainable apps (test accuracy after fine-tuning), text_embedding (k-NN test
-accuracy with 10%/100% of the training labels as the index, no training) and fill_mask
+accuracy with 10%/100% of the training labels as the index, no training; and a second table of
+triplet figures, `format_ranking`: sentence vs edited copy vs unrelated, same vs different
+label, pretrained vs scratch vs TF-IDF) and fill_mask
 (held-out top-1/top-5 of masked wordpieces; label fractions do not apply). Each runs its own
 script's `run` (`apps.common.scripts`).
 """
@@ -31,16 +33,17 @@ from apps.common.classical import classical_baseline
 from apps.common.scripts import APPS, CLASSIFIER_APPS, load_script
 from apps.common.training import data_slug, run_tag
 
-__all__ = ["APPS", "CLASSIFIER_APPS", "compare", "format_runs", "format_table", "row"]
+__all__ = ["APPS", "CLASSIFIER_APPS", "compare", "format_ranking", "format_runs", "format_table", "row"]
 
 
 def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializations=("pretrained", "scratch"),
             freeze=False, data_options=None, report_root=None, seed=0, seeds=None, classical=True, verbose=1,
-            **options):
+            split_seed=0, **options):
     """Runs `app` for every seed x initialization x label fraction; returns one dict per run.
 
-    `seeds`: the seeds to run (default: `seed` alone); each seed draws its own splits and label
-    subsets. `classical`: for the trainable apps, also fit the classical baseline
+    `seeds`: the seeds to run (default: `seed` alone); each seed draws its own label subsets,
+    initialisation and shuffling on the same splits (`split_seed`, default 0: the split whose
+    training texts the pretraining corpus may hold and whose test texts it never holds). `classical`: for the trainable apps, also fit the classical baseline
     (`apps.common.classical`) on each (fraction, seed)'s examples, the very ones the neural runs
     use; its test accuracy goes into those runs' rows as `classical` (details in
     `classical_baseline`). With `initializations=()` only the baselines run (one row per
@@ -82,7 +85,7 @@ def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializa
                     rows.append(row(app, metrics, init, fraction, "index_examples", seed))
         else:
             encoder_dir, info = _encoder(encoder, script, app, needed=bool(initializations), verbose=verbose)
-            splits = script.load_data(data, info, seed=seed, **(data_options or {}))
+            splits = script.load_data(data, info, seed=split_seed, **(data_options or {}))
             baselines = {}
             if classical:
                 caps = training.caps(script.DEFAULTS, options.get("max_train_examples", "default"),
@@ -95,7 +98,8 @@ def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializa
                 for fraction in label_fractions:
                     metrics = script.run(
                         data=data, encoder=encoder_dir, splits=splits, freeze=freeze, from_scratch=init == "scratch",
-                        label_fraction=fraction, export=False, seed=seed, verbose=verbose,
+                        label_fraction=fraction, export=False, seed=seed, split_seed=split_seed,
+                        verbose=verbose,
                         report_dir=report_dir(run_tag(init == "scratch", freeze, fraction)), **options,
                     )
                     rows.append(row(app, metrics, init, fraction, "train_examples", seed, baselines.get(fraction)))
@@ -150,6 +154,8 @@ def row(app, metrics, init, fraction, examples_key, seed=0, baseline=None):
     if baseline is not None:
         out["classical"] = baseline["test_accuracy"]
         out["classical_baseline"] = baseline
+    if metrics.get("ranking"):  # text_embedding: the triplet figures of the test split
+        out["ranking"] = metrics["ranking"]
     return out
 
 
@@ -242,6 +248,39 @@ def format_table(rows):
         lines.append(f"| {app}{' (frozen)' if freeze else ''} | {data} | {labels} | {_span(labeled)} | "
                      f"{_span(tested)} | {' | '.join(cells)} | {majority} | "
                      f"{','.join(str(s) for s in sorted(per_seed))} |")
+    ranking = format_ranking(rows)
+    return "\n".join(lines) + (f"\n\n{ranking}" if ranking else "")
+
+
+def format_ranking(rows):
+    """text_embedding's triplet figures (`mmpretrain.embedding_triplets`) as a Markdown table:
+    the share of test-sentence triplets ranked right (ties wrong) by the pretrained encoder, the
+    scratch one and TF-IDF, per figure (mean ± std over the seeds); "" without such rows. The
+    figures do not depend on the label fraction: one run per initialization and seed counts."""
+    from mmpretrain.embedding_triplets import CHANCE, FIGURES
+
+    runs = {}  # (app, data, seed) -> {initialization: ranking}
+    for r in rows:
+        if r.get("ranking"):
+            runs.setdefault((r["app"], r["data"], r.get("seed", 0)), {}).setdefault(r["initialization"], r["ranking"])
+    if not runs:
+        return ""
+    lines = ["| app | data | figure | triplets | pretrained | scratch | TF-IDF | chance | seeds |",
+             "|---|---|---|---:|---:|---:|---:|---:|---|"]
+    for app, data in dict.fromkeys((app, data) for app, data, _ in runs):
+        seeds = {seed: by_init for (a, d, seed), by_init in runs.items() if (a, d) == (app, data)}
+        for figure in FIGURES:
+            found = [(by_init, ranking) for by_init in seeds.values() for ranking in by_init.values()
+                     if ranking["encoder"][figure]]
+            if not found:
+                continue
+            cells = [spread(by_init[init]["encoder"][figure]["score"] for by_init in seeds.values()
+                            if init in by_init) or "-" for init in INITIALIZATIONS]
+            tfidf = {seed: next(iter(by_init.values()))["tfidf"][figure] for seed, by_init in seeds.items()}
+            cells.append(spread(f["score"] for f in tfidf.values() if f) or "-")
+            counts = sorted({ranking["encoder"][figure]["triplets"] for _, ranking in found})
+            lines.append(f"| {app} | {data} | {figure} | {_span(counts)} | {' | '.join(cells)} | {CHANCE:g} | "
+                         f"{','.join(str(s) for s in sorted(seeds))} |")
     return "\n".join(lines)
 
 

@@ -38,6 +38,7 @@ class AppDefaults:
     frozen_learning_rate: float
     max_train_examples: object = None
     max_test_examples: object = None
+    augment: tuple = ()  # names from the modality record's `augmentations`, training split only
 
 
 @dataclasses.dataclass
@@ -63,6 +64,8 @@ class Settings:
     export: bool
     tflite: bool
     seed: int
+    split_seed: int
+    augment: tuple
     verbose: int
     command: object
     started: float
@@ -106,10 +109,12 @@ def caps(defaults, max_train_examples="default", max_test_examples="default"):
 def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, from_scratch=False,
              label_fraction=1.0, epochs=None, batch_size=32, learning_rate=None, max_train_examples="default",
              max_test_examples="default", output=None, name=None, report_dir=None, export=True, tflite=True,
-             seed=0, verbose=1, command=None, data_name=None):
+             seed=0, split_seed=0, augment="default", verbose=1, command=None, data_name=None):
     """Checks the options (the encoder has `modality`, the label fraction, the export name) before
     any data loads, and fills in the app's defaults ("default" caps take `defaults`', None: no cap).
-    `epochs` default: `defaults.epochs` / `label_fraction` (rounded up)."""
+    `epochs` default: `defaults.epochs` / `label_fraction` (rounded up). `augment`: names of the
+    modality's augmentations for the training split ("default": `defaults.augment`; a
+    comma-separated string, a list, or "none")."""
     from mmpretrain.data.label_fractions import check_fraction
     from mmpretrain.tasks.encoders import resolve_encoder
 
@@ -122,6 +127,7 @@ def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, 
         raise ValueError(f"epochs and batch_size must be positive integers; received {epochs}, {batch_size}.")
     if learning_rate is None:
         learning_rate = defaults.frozen_learning_rate if freeze else defaults.learning_rate
+    augment = _augment_names(defaults.augment if augment == "default" else augment, modality)
     if export:
         from mmpretrain.export.run_export import check_name
 
@@ -132,8 +138,20 @@ def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, 
         label_fraction=fraction, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
         **caps(defaults, max_train_examples, max_test_examples),
         output=output, name=name or app, report_dir=report_dir, export=bool(export), tflite=bool(tflite),
-        seed=int(seed), verbose=int(verbose), command=command, started=started,
+        seed=int(seed), split_seed=int(split_seed), augment=augment, verbose=int(verbose), command=command, started=started,
     )
+
+
+def _augment_names(augment, modality):
+    """"none" / "" / None -> (); "flip,shift" or a list -> checked tuple of names."""
+    from mmpretrain.modalities.augmentations import compose
+    from mmpretrain.modalities.registry import get_modality
+
+    if augment is None or (isinstance(augment, str) and augment.strip().lower() in ("", "none")):
+        return ()
+    names = tuple(n.strip() for n in (augment.split(",") if isinstance(augment, str) else augment) if n.strip())
+    compose(get_modality(modality).augmentations, names, modality)  # raises on unknown names
+    return names
 
 
 @dataclasses.dataclass
@@ -191,6 +209,8 @@ def labeled_data(splits, settings):
     """A labeled `DataSplits` -> `LabeledData`: the stratified label fraction of the (capped)
     training pool, shuffled every epoch (seeded); capped validation and test splits."""
     from mmpretrain.data.labeled import labeled_dataset, raw_batch, take
+    from mmpretrain.modalities.augmentations import compose
+    from mmpretrain.modalities.registry import get_modality
 
     s = settings
     _check_splits(s.app, splits, s.modality)
@@ -208,7 +228,8 @@ def labeled_data(splits, settings):
     s.log(f"{s.app} [{s.tag}]: {len(y_train)} training examples ({s.label_fraction:.0%} of {len(pool)}), "
           f"{len(y_val)} validation, {len(y_test)} test, {len(splits.class_names)} classes; encoder {s.encoder_dir}")
     return LabeledData(
-        train=labeled_dataset(x_train, y_train, s.batch_size, shuffle_seed=s.seed),
+        train=labeled_dataset(x_train, y_train, s.batch_size, shuffle_seed=s.seed,
+                              augment=compose(get_modality(s.modality).augmentations, s.augment, s.modality)),
         validation=labeled_dataset(x_val, y_val, s.batch_size),
         test=labeled_dataset(x_test, batch_size=s.batch_size),
         test_batch=x_test, test_labels=y_test, class_names=[str(c) for c in splits.class_names],
@@ -265,7 +286,7 @@ def evaluate(model, labeled, history, best, settings):
         "encoder": os.path.abspath(s.encoder_dir), "initialization": "scratch" if s.from_scratch else "pretrained",
         "freeze": s.freeze, "label_fraction": s.label_fraction, "tag": s.tag, "class_names": labeled.class_names,
         **labeled.counts, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate,
-        "seed": s.seed, "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
+        "seed": s.seed, "split_seed": s.split_seed, "augment": list(s.augment), "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
         "majority_baseline": scores["majority_baseline"],
         "per_class_recall": dict(zip(labeled.class_names, scores["per_class_recall"])),
         "confusion_matrix": scores["confusion_matrix"], "history": history,

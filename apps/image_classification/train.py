@@ -56,7 +56,7 @@ def run(data="fashion-mnist", encoder=None, splits=None, **options):
 
     # 1. Data: labeled images at the encoder's size; a stratified share of the training labels
     if splits is None:
-        splits = load_data(data, settings.encoder_config, settings.seed)
+        splits = load_data(data, settings.encoder_config, settings.split_seed)
     labeled = training.labeled_data(splits, settings)
 
     # 2. Model: the exported encoder (uint8 images in, patches inside) + Dropout/Dense head

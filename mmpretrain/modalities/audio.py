@@ -22,6 +22,7 @@ from mmpretrain.modalities.audio_io import (
     resample,
 )
 from mmpretrain.modalities.audio_preprocessor import AudioPreprocessor
+from mmpretrain.modalities.augmentations import AUDIO_AUGMENTATIONS
 from mmpretrain.modalities.modality import Modality
 from mmpretrain.objectives.masked_patch_objective import MaskedPatchObjective
 
@@ -65,6 +66,7 @@ class AudioModality(Modality):
     name = "audio"
     embedding_class = PatchEmbedding
     preprocessor_class = AudioPreprocessor
+    augmentations = AUDIO_AUGMENTATIONS
     objective = MaskedPatchObjective()
     accepted = audio_io.AUDIO_ACCEPTED
 

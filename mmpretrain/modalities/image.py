@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from mmpretrain.layers.patch_embedding import PatchEmbedding
 from mmpretrain.modalities import image_io
+from mmpretrain.modalities.augmentations import IMAGE_AUGMENTATIONS
 from mmpretrain.modalities.image_preprocessor import ImagePreprocessor
 from mmpretrain.modalities.modality import Modality
 from mmpretrain.objectives.masked_patch_objective import MaskedPatchObjective
@@ -41,6 +42,7 @@ class ImageModality(Modality):
     preprocessor_class = ImagePreprocessor
     objective = MaskedPatchObjective()
     accepted = image_io.IMAGE_ACCEPTED
+    augmentations = IMAGE_AUGMENTATIONS
 
     def input_spec(self, preprocessor):
         return tf.TensorSpec([None, None, None, preprocessor.channels], tf.uint8, name="images")

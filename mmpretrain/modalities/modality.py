@@ -56,6 +56,7 @@ class Modality:
     accepted = ""
     classification_top_k = 5
     single_label_answers = False
+    augmentations = {}  # name -> label-preserving augmentation of one raw example (augmentations.py)
 
     # === Model ===
 

@@ -131,7 +131,7 @@ class TextModality(Modality):
     def default_pretraining_splits(self, config, progress):
         from mmpretrain import data
 
-        return data.load_text_corpus(seed=config.seed)
+        return data.load_text_corpus(seed=config.seed, weights=config.text_source_weights)
 
     def user_pretraining_splits(self, source, config):
         from mmpretrain import data

