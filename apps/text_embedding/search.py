@@ -9,7 +9,10 @@ Embeds every sentence of the corpus (default: VADER's movie-review training sent
 prints the corpus sentences closest to each query by cosine similarity. On a labeled corpus it
 also measures how much the embeddings know without any training: each test sentence takes the
 similarity-weighted vote of its 10 nearest labeled training sentences (metrics.json + a PNG of
-the test embeddings in runs/apps/text_embedding/CORPUS/TAG). See apps/text_embedding/README.md.
+the test embeddings in runs/apps/text_embedding/CORPUS/TAG), and scores triplets of test
+sentences whose right order is known (`mmpretrain.embedding_triplets`): a sentence vs its lightly
+edited copy vs an unrelated one, and vs a same-label vs a different-label sentence, for the
+encoder and for TF-IDF. See apps/text_embedding/README.md.
 """
 
 import argparse
@@ -121,10 +124,28 @@ def knn_evaluate(embedder, splits, label_fraction=1.0, k=10, max_index=None, max
             "query_vectors": query_vectors, "query_labels": labels}
 
 
+def ranking_figures(embedder, splits, max_queries=None, seed=0):
+    """The triplet figures (`mmpretrain.embedding_triplets`) of the test split: the share of
+    triplets ranked right by `embedder` and by TF-IDF (fitted on the test sentences, no labels).
+
+    -> {"encoder": score_triplets(...), "tfidf": score_triplets(...), "test_sentences", "seed"}.
+    """
+    from mmpretrain.embedding_triplets import build_triplets, score_triplets, tfidf_embedder
+
+    sentences, labels = splits.texts("test"), splits.labels("test")
+    if max_queries is not None:
+        sentences, labels = sentences[: int(max_queries)], labels[: int(max_queries)]
+    triplets = build_triplets(sentences, labels, seed=seed)
+    return {"encoder": score_triplets(lambda texts: embedder.embed(texts, what="triplets"), triplets),
+            "tfidf": score_triplets(tfidf_embedder(sentences), triplets),
+            "test_sentences": len(sentences), "seed": int(seed)}
+
+
 def run(encoder=None, corpus="vader", queries=DEFAULT_QUERIES, top_k=5, evaluate=True, from_scratch=False,
         label_fraction=1.0, k=10, max_index=4000, max_queries=None, report_dir=None, seed=0,
         text_column=None, label_column=None, splits=None, verbose=1):
-    """Searches `queries` in the corpus and (for a labeled corpus) measures k-NN accuracy.
+    """Searches `queries` in the corpus and (for a labeled corpus) measures k-NN accuracy and
+    the triplet figures (`metrics["ranking"]`, see `ranking_figures`).
 
     Returns {"results": [[{"text", "score", "index"}] per query], "metrics": dict or None}. The
     metrics and a PNG of the test embeddings go to `report_dir` (default
@@ -132,6 +153,7 @@ def run(encoder=None, corpus="vader", queries=DEFAULT_QUERIES, top_k=5, evaluate
     """
     from apps.common.reports import write_projection_png
     from apps.common.training import data_slug, run_tag
+    from mmpretrain.embedding_triplets import format_figures
     from mmpretrain.tasks import TextEmbedder, load_encoder
 
     log = print if verbose else (lambda *a, **kw: None)
@@ -169,6 +191,7 @@ def run(encoder=None, corpus="vader", queries=DEFAULT_QUERIES, top_k=5, evaluate
         os.path.join(report_dir, "report.png"), vectors, labels, result["class_names"],
         f"text embeddings of the {corpus} test split ({metrics['initialization']}); "
         f"{k}-NN accuracy {result['test_accuracy']:.3f} with {result['index_examples']} labels")
+    metrics["ranking"] = ranking = ranking_figures(embedder, splits, max_queries, seed)
     metrics["seconds"] = round(time.perf_counter() - started, 2)
     metrics["metrics_json"] = os.path.join(report_dir, "metrics.json")
     with open(metrics["metrics_json"], "w", encoding="utf-8") as f:
@@ -176,6 +199,9 @@ def run(encoder=None, corpus="vader", queries=DEFAULT_QUERIES, top_k=5, evaluate
     log(f"text_embedding [{tag}]: {k}-NN test accuracy {result['test_accuracy']:.4f} "
         f"(majority {result['majority_baseline']:.4f}) with {result['index_examples']} labeled "
         f"sentences as the index; metrics {metrics['metrics_json']}")
+    log(f"text_embedding [{tag}]: share of test-sentence triplets ranked right (ties wrong):")
+    for line in format_figures({metrics["initialization"]: ranking["encoder"], "TF-IDF": ranking["tfidf"]}):
+        log(f"  {line}")
     return {"results": results, "metrics": metrics}
 
 
@@ -189,7 +215,12 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     if result["metrics"]:
-        print(json.dumps({k: result["metrics"][k] for k in ("test_accuracy", "index_examples", "test_examples")}))
+        metrics = result["metrics"]
+        summary = {k: metrics[k] for k in ("test_accuracy", "index_examples", "test_examples")}
+        for figure in ("edited_copy", "same_label"):
+            if metrics["ranking"]["encoder"][figure]:
+                summary[figure] = metrics["ranking"]["encoder"][figure]["score"]
+        print(json.dumps(summary))
     return 0
 
 
