@@ -302,3 +302,44 @@ def test_fine_tuning_trains_every_encoder_variable_and_freeze_trains_the_head_on
         # every variable the text path reads gets a gradient (the segment embedding's unused row
         # 1 aside, its row 0 moves too)
         assert all(changed), [variable.path for variable, c in zip(encoder.weights, changed) if not c]
+
+
+def test_shifted_scores_balance_the_classes_present():
+    from apps.common.training import shifted_scores
+
+    scores = shifted_scores([0, 0, 0, 1], [0, 0, 0, 0], 2)
+    assert scores == {"accuracy": 0.75, "balanced_accuracy": 0.5, "examples": 4}
+    assert shifted_scores([2, 2], [2, 1], 3)["balanced_accuracy"] == 0.5  # classes absent are not averaged
+
+
+@pytest.mark.skipif(not (os.path.exists("/usr/bin/espeak-ng") and os.path.exists("/usr/bin/flite")),
+                    reason="espeak-ng and flite are needed")
+def test_keywords_hold_out_the_flite_synthesizer_and_every_column_scores_it(tiny, tmp_path):
+    from apps.common.compare import compare
+
+    from mmpretrain.data.labeled import load_audio_data
+
+    words = ["maple", "copper"]
+    splits = load_audio_data("speech", {"max_audio_seconds": 2.0}, keywords=words, progress=False)
+    voices = splits.counts["voices"]
+    assert splits.split_names == ["train", "validation", "test", "test_flite"]
+    assert voices["test_flite"] and all(v.startswith("flite:") for v in voices["test_flite"])
+    assert not [v for s in ("train", "validation", "test") for v in voices[s] if v.startswith("flite:")]
+    assert len(splits.labels("test_flite")) == len(voices["test_flite"]) * len(words)
+
+    rows = compare("keyword_spotting", encoder=tiny["encoder"], data_options={"keywords": words},
+                   label_fractions=(1.0,), initializations=("pretrained",), epochs=1, verbose=0,
+                   report_root=str(tmp_path))
+    (row,) = rows
+    with open(row["metrics_json"]) as f:
+        neural = json.load(f)["generalization"]["test_flite"]
+    classical = row["classical_baseline"]["generalization"]["test_flite"]
+    for scores in (neural, classical):
+        assert scores["examples"] == len(splits.labels("test_flite"))
+        assert 0.0 <= scores["balanced_accuracy"] <= 1.0 and 0.0 <= scores["accuracy"] <= 1.0
+
+
+def test_data_without_extra_test_splits_reports_no_generalization(tiny, tmp_path):
+    metrics = run_classifier(tiny, "sentiment", tmp_path, data=tiny["words"], epochs=1, export=False)
+    assert metrics["generalization"] == {}
+    assert 0.0 <= metrics["validation_accuracy"] <= 1.0

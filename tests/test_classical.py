@@ -64,7 +64,7 @@ def test_the_c_search_subsamples_a_large_training_set(digits):
 
     x = {s: _pixels(digits.inputs(s)) for s in ("train", "validation", "test")}
     y = {s: digits.labels(s) for s in x}
-    c, scores, accuracy, searched = fit_and_score(x["train"], y["train"], x["validation"], y["validation"],
+    c, scores, accuracy, searched, _ = fit_and_score(x["train"], y["train"], x["validation"], y["validation"],
                                                   x["test"], y["test"], search_above=1000, search_examples=400)
     assert 390 <= searched <= 410 < len(y["train"]) and accuracy > 0.9 and set(scores) >= {c}
 

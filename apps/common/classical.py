@@ -99,16 +99,18 @@ METHODS = {
 
 
 def fit_and_score(x_train, y_train, x_validation, y_validation, x_test, y_test, c_grid=C_GRID, max_iter=MAX_ITER,
-                  search_above=SEARCH_ABOVE, search_examples=SEARCH_EXAMPLES, seed=0):
+                  search_above=SEARCH_ABOVE, search_examples=SEARCH_EXAMPLES, seed=0, extra=None):
     """Logistic regression (lbfgs) at every C of `c_grid`, scored on validation; the best C (the
     smallest among ties) is scored on test. With more than `search_above` training examples the
     C search fits a stratified subsample of `search_examples` of them, and the best C is then
     refitted on all.
-    -> (C, validation accuracy per C, test accuracy, examples the search fitted)."""
+    `extra`: {split: (x, y)} more test splits, scored with the same model.
+    -> (C, validation accuracy per C, test accuracy, examples the search fitted, {split: scores})."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
+    from apps.common.training import shifted_scores
     from mmpretrain.data.label_fractions import stratified_subset
 
     y_train = np.asarray(y_train)
@@ -131,7 +133,8 @@ def fit_and_score(x_train, y_train, x_validation, y_validation, x_test, y_test, 
         c, model = best
         if len(search) < len(y_train):
             model = fit(c, np.arange(len(y_train)))
-        return c, scores, float(model.score(x_test, y_test)), int(len(search))
+        shifted = {name: shifted_scores(y, model.predict(x), len(model.classes_)) for name, (x, y) in (extra or {}).items()}
+        return c, scores, float(model.score(x_test, y_test)), int(len(search)), shifted
 
 
 def classical_baseline(splits, modality, label_fraction=1.0, max_train_examples=None, max_test_examples=None,
@@ -143,7 +146,7 @@ def classical_baseline(splits, modality, label_fraction=1.0, max_train_examples=
     (the fingerprint the neural run's metrics hold too), validation/test_examples, seconds.
     `info`: the encoder's config.json (audio: max_audio_seconds).
     """
-    from apps.common.training import split_indices, subset_digest
+    from apps.common.training import extra_test_splits, split_indices, subset_digest
     from mmpretrain.data.labeled import take
 
     started = time.perf_counter()
@@ -166,13 +169,17 @@ def classical_baseline(splits, modality, label_fraction=1.0, max_train_examples=
         result["reason"] = "no validation or no test examples: C cannot be picked or scored"
     else:
         try:
-            inputs = {name: take(splits.inputs(name), indices[name]) for name in ("train", "validation", "test")}
-            x_train, (x_validation, x_test) = FEATURES[modality](
-                inputs["train"], inputs["validation"], inputs["test"], info=info)
-            c, scores, accuracy, searched = fit_and_score(x_train, labels["train"], x_validation, labels["validation"],
-                                                          x_test, labels["test"], c_grid, seed=seed)
+            extra_names = extra_test_splits(splits)
+            names = ("train", "validation", "test", *extra_names)
+            inputs = {name: take(splits.inputs(name), indices[name]) for name in names}
+            x_train, (x_validation, x_test, *x_extra) = FEATURES[modality](
+                inputs["train"], inputs["validation"], inputs["test"], *(inputs[n] for n in extra_names), info=info)
+            extra = {n: (x, np.asarray(splits.labels(n))[indices[n]]) for n, x in zip(extra_names, x_extra)}
+            c, scores, accuracy, searched, shifted = fit_and_score(
+                x_train, labels["train"], x_validation, labels["validation"], x_test, labels["test"], c_grid,
+                seed=seed, extra=extra)
             result.update(test_accuracy=accuracy, C=c, validation_accuracy=scores[c], search_examples=searched,
-                          validation_by_C={str(k): v for k, v in scores.items()})
+                          validation_by_C={str(k): v for k, v in scores.items()}, generalization=shifted)
         except ValueError as err:  # e.g. an empty TF-IDF vocabulary
             result["reason"] = f"could not be fitted: {err}"
     result["seconds"] = round(time.perf_counter() - started, 2)

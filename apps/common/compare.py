@@ -74,7 +74,7 @@ def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializa
         if app == "fill_mask":
             rows += _compare_fill_mask(script, encoder, initializations, seed, verbose, **options)
         elif app == "text_embedding":
-            splits = script.load_corpus(data, seed=seed, **(data_options or {}))
+            splits = script.load_corpus(data, seed=split_seed, **(data_options or {}))
             for init in initializations:
                 for fraction in label_fractions:
                     metrics = script.run(
@@ -148,6 +148,7 @@ def row(app, metrics, init, fraction, examples_key, seed=0, baseline=None):
         "freeze": bool(metrics.get("freeze", False)), "label_fraction": fraction,
         "labeled_examples": metrics.get(examples_key), "test_examples": metrics.get("test_examples"),
         "test_accuracy": metrics["test_accuracy"], "test_macro_f1": metrics.get("test_macro_f1"),
+        "validation_accuracy": metrics.get("validation_accuracy"),
         "majority_baseline": metrics.get("majority_baseline"), "seconds": metrics.get("seconds"),
         "metrics_json": metrics.get("metrics_json"), "train_subset": metrics.get("train_subset"),
     }

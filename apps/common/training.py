@@ -166,6 +166,7 @@ class LabeledData:
     class_names: list
     counts: dict
     reference: tuple = None  # (label ids, probabilities) of the Keras model on the test batch
+    extra_tests: dict = dataclasses.field(default_factory=dict)  # split -> (tf.data, labels)
 
 
 def _check_splits(app, splits, modality):
@@ -187,15 +188,21 @@ def split_indices(splits, label_fraction=1.0, max_train_examples=None, max_test_
     "validation", "test"}. `train` is the stratified `label_fraction` of the training pool (the
     training split capped at `max_train_examples`); validation and test are capped at
     `max_test_examples`. Every run on these splits with these settings (pretrained, scratch,
-    the classical baselines) uses exactly these examples."""
+    the classical baselines) uses exactly these examples. Extra test splits (`extra_test_splits`)
+    are capped like the test split."""
     from mmpretrain.data.label_fractions import stratified_subset, training_subset
 
     pool, train = training_subset(np.asarray(splits.labels("train")), label_fraction, max_train_examples, seed)
-    return {
-        "pool": pool, "train": train,
-        "validation": stratified_subset(splits.labels("validation"), 1.0, max_test_examples, seed),
-        "test": stratified_subset(splits.labels("test"), 1.0, max_test_examples, seed),
-    }
+    indices = {"pool": pool, "train": train}
+    for name in ("validation", "test", *extra_test_splits(splits)):
+        indices[name] = stratified_subset(splits.labels(name), 1.0, max_test_examples, seed)
+    return indices
+
+
+def extra_test_splits(splits):
+    """Test splits beyond "test" (e.g. "test_amazon": another domain, "test_flite": a
+    synthesizer never heard in training): scored too, never trained or selected on."""
+    return [name for name in splits.split_names if name.startswith("test_") and len(splits.inputs(name))]
 
 
 def subset_digest(indices):
@@ -225,6 +232,10 @@ def labeled_data(splits, settings):
     x_train, y_train = part("train", train_idx)
     x_val, y_val = part("validation", indices["validation"])
     x_test, y_test = part("test", indices["test"])
+    extra_tests = {}
+    for name in extra_test_splits(splits):
+        x_extra, y_extra = part(name, indices[name])
+        extra_tests[name] = (labeled_dataset(x_extra, batch_size=s.batch_size), y_extra)
     s.log(f"{s.app} [{s.tag}]: {len(y_train)} training examples ({s.label_fraction:.0%} of {len(pool)}), "
           f"{len(y_val)} validation, {len(y_test)} test, {len(splits.class_names)} classes; encoder {s.encoder_dir}")
     return LabeledData(
@@ -233,6 +244,7 @@ def labeled_data(splits, settings):
         validation=labeled_dataset(x_val, y_val, s.batch_size),
         test=labeled_dataset(x_test, batch_size=s.batch_size),
         test_batch=x_test, test_labels=y_test, class_names=[str(c) for c in splits.class_names],
+        extra_tests=extra_tests,
         counts={"train_examples": int(len(y_train)), "train_subset": subset_digest(train_idx),
                 "train_pool_examples": int(len(pool)),
                 "train_available_examples": int(len(train_labels)), "validation_examples": int(len(y_val)),
@@ -275,12 +287,21 @@ def evaluate(model, labeled, history, best, settings):
     history = {key: [float(v) for v in values] for key, values in history.history.items()}
     history["validation_epochs"] = [e for e in range(1, s.epochs + 1) if e % s.validation_freq == 0]
     history["best_validation_epoch"] = best.best_epoch  # the weights evaluated and exported
+    validation_accuracy = None
+    if best.best_epoch in history["validation_epochs"] and history.get("val_accuracy"):
+        validation_accuracy = history["val_accuracy"][history["validation_epochs"].index(best.best_epoch)]
     probabilities = np.asarray(keras.ops.softmax(model.predict(labeled.test, verbose=0), axis=-1))
     predictions = probabilities.argmax(axis=-1)
     labeled.reference = (predictions.astype(np.int32), probabilities)
     scores = classification_scores(labeled.test_labels, predictions, k)
     s.log(f"{s.app} [{s.tag}]: test accuracy {scores['accuracy']:.4f} (majority class "
           f"{scores['majority_baseline']:.4f}), macro F1 {scores['macro_f1']:.4f}; fit {best.seconds:.1f}s")
+    generalization = {}
+    for name, (dataset, labels) in labeled.extra_tests.items():
+        predicted = np.asarray(model.predict(dataset, verbose=0)).argmax(axis=-1)
+        generalization[name] = shifted_scores(labels, predicted, k)
+        s.log(f"{s.app} [{s.tag}]: {name} accuracy {generalization[name]['accuracy']:.4f}, balanced accuracy "
+              f"{generalization[name]['balanced_accuracy']:.4f} ({len(labels)} examples)")
     metrics = {
         "app": s.app, "task": task_name(s.modality), "modality": s.modality, "data": s.data_name,
         "encoder": os.path.abspath(s.encoder_dir), "initialization": "scratch" if s.from_scratch else "pretrained",
@@ -288,8 +309,9 @@ def evaluate(model, labeled, history, best, settings):
         **labeled.counts, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate,
         "seed": s.seed, "split_seed": s.split_seed, "augment": list(s.augment), "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
         "majority_baseline": scores["majority_baseline"],
+        "validation_accuracy": validation_accuracy,  # of the kept epoch: what recipes are chosen by
         "per_class_recall": dict(zip(labeled.class_names, scores["per_class_recall"])),
-        "confusion_matrix": scores["confusion_matrix"], "history": history,
+        "confusion_matrix": scores["confusion_matrix"], "generalization": generalization, "history": history,
         "train_seconds": round(best.seconds, 2), "command": s.command,
     }
     report_dir = s.report_dir or os.path.join("runs", "apps", s.app, data_slug(s.data_name), s.tag)
@@ -302,6 +324,16 @@ def evaluate(model, labeled, history, best, settings):
     metrics["report_png"] = png
     metrics["metrics_json"] = os.path.join(report_dir, "metrics.json")
     return metrics
+
+
+def shifted_scores(labels, predicted, num_classes):
+    """Accuracy and balanced accuracy (the mean per-class recall over the classes present: a
+    shifted domain's class balance differs) of `predicted` against `labels`."""
+    labels, predicted = np.asarray(labels), np.asarray(predicted)
+    present = np.unique(labels)
+    recalls = [float(np.mean(predicted[labels == c] == c)) for c in present]
+    return {"accuracy": float(np.mean(predicted == labels)) if len(labels) else None,
+            "balanced_accuracy": float(np.mean(recalls)) if recalls else None, "examples": int(len(labels))}
 
 
 def export(model, labeled, metrics, settings):

@@ -165,7 +165,7 @@ def run(encoder=None, corpus="vader", queries=DEFAULT_QUERIES, top_k=5, evaluate
 
     # 2. Data: the corpus (its training sentences are searched and indexed)
     if splits is None:
-        splits = load_corpus(corpus, text_column, label_column, seed)
+        splits = load_corpus(corpus, text_column, label_column, seed=0)  # split seed 0, as the other apps
     documents = splits.texts("train") if splits.kind == MODALITY else []
     if max_index is not None:
         documents = documents[: int(max_index)]

@@ -203,11 +203,18 @@ def load_image_data(data, info, seed=0):
 # === Audio ===
 
 
-def load_audio_data(data, info, keywords=None, voices=None, seed=0, progress=True):
+HELD_OUT_ENGINE = "flite"
+
+
+def load_audio_data(data, info, keywords=None, voices=None, seed=0, progress=True,
+                    held_out_engine=HELD_OUT_ENGINE):
     """`speech` (keywords spoken by espeak-ng/flite voices, voice-disjoint splits) or a folder.
 
     With `speech`, `keywords` picks the words (a new list synthesizes new clips, cached);
-    `voices` optionally limits the voices (ids like "en-us+f3", "flite:slt").
+    `voices` optionally limits the voices (ids like "en-us+f3", "flite:slt"). By default
+    (`voices` None) the voices of `held_out_engine` are kept out of train/validation/test and
+    form one more split, `test_<engine>`: a synthesizer the model never heard (None: every
+    engine's voices share the splits).
     """
     from mmpretrain import data as datasets
 
@@ -215,10 +222,19 @@ def load_audio_data(data, info, keywords=None, voices=None, seed=0, progress=Tru
     max_seconds = float(info["max_audio_seconds"])
     if data == "speech":
         words = list(keywords) if keywords else list(datasets.DEFAULT_KEYWORDS)
-        return _check_splits(
+        held_out = []
+        if voices is None and held_out_engine:
+            every = datasets.default_voices()
+            held_out = [v for v in every if v.engine == held_out_engine]
+            voices = [v for v in every if v.engine != held_out_engine] if held_out else None
+        splits = _check_splits(
             datasets.load_spoken_keywords(keywords=words, voices=voices, seed=seed, progress=progress),
             f"Keywords {words} with {len(voices) if voices else 'all'} voices",
         )
+        if held_out:
+            other = datasets.load_spoken_keywords(keywords=words, voices=held_out, seed=seed, progress=progress)
+            splits = with_split(splits, f"test_{held_out_engine}", other)
+        return splits
     if os.path.isdir(data):
         return _check_splits(datasets.load_audio_folder(data, max_seconds=max_seconds, seed=seed),
                              f"Audio folder {data!r}")
@@ -226,6 +242,27 @@ def load_audio_data(data, info, keywords=None, voices=None, seed=0, progress=Tru
         f"Unknown audio data {data!r}. Accepted: {list(AUDIO_SOURCES)} (synthesized keywords, "
         "see --keywords) or a folder with one sub-folder of .wav/.flac/.ogg files per class."
     )
+
+
+def with_split(splits, name, other):
+    """`splits` plus one split `name` holding every example of `other` (same kind and classes)."""
+    from mmpretrain.data.data_splits import DataSplits
+
+    if list(other.class_names) != list(splits.class_names):
+        raise ValueError(f"Split {name!r} has classes {other.class_names}; expected {splits.class_names}.")
+    inputs = {s: splits.inputs(s) for s in splits.split_names}
+    labels = {s: np.asarray(splits.labels(s)) for s in splits.split_names}
+    inputs[name] = [x for s in other.split_names for x in other.inputs(s)]
+    labels[name] = np.concatenate([np.asarray(other.labels(s)) for s in other.split_names]).astype(np.int32)
+    metadata = None
+    if splits.metadata is not None and other.metadata is not None:
+        metadata = {s: splits.metadata[s] for s in splits.split_names}
+        metadata[name] = [m for s in other.split_names for m in other.metadata[s]]
+    counts = dict(splits.counts or {})
+    if isinstance(counts.get("voices"), dict) and isinstance((other.counts or {}).get("voices"), dict):
+        counts["voices"] = dict(counts["voices"], **{name: sorted(v for vs in other.counts["voices"].values() for v in vs)})
+    return DataSplits(inputs, splits.kind, labels=labels, class_names=splits.class_names, counts=counts,
+                      metadata=metadata)
 
 
 # === Raw batches ===
