@@ -316,7 +316,6 @@ def test_shifted_scores_balance_the_classes_present():
                     reason="espeak-ng and flite are needed")
 def test_keywords_hold_out_the_flite_synthesizer_and_every_column_scores_it(tiny, tmp_path):
     from apps.common.compare import compare
-
     from mmpretrain.data.labeled import load_audio_data
 
     words = ["maple", "copper"]
