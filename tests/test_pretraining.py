@@ -125,8 +125,10 @@ def test_checkpoint_of_another_config_is_refused(tmp_path, data):
     PretrainingRun(tiny_config(6), str(tmp_path), progress=False)
     with pytest.raises(ValueError, match="another configuration.*sequence_length.*--fresh"):
         PretrainingRun(tiny_config(6).replace(sequence_length=16), str(tmp_path), progress=False)
-    # --fresh starts over.
+    # --fresh starts over, deleting the old run in `prepare`, once its checks have passed.
     fresh = PretrainingRun(tiny_config(6).replace(sequence_length=16), str(tmp_path), fresh=True, progress=False)
+    assert os.path.exists(tmp_path / "checkpoints")
+    fresh.prepare(*data)
     assert not os.path.exists(tmp_path / "checkpoints")
     del fresh
 

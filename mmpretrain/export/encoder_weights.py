@@ -33,28 +33,31 @@ def fresh_backbone(config, seed=0):
 
 
 def variable_name(variable):
-    """The SavedModel name of an encoder-layer weight, without ':0'."""
+    """The SavedModel name of an encoder-layer weight (or of a restored tf.Variable), without ':0'."""
     raw = getattr(variable, "value", variable)
+    raw = variable if callable(raw) else raw  # a tf.Variable's `value` is a method
     return re.sub(r":\d+$", "", raw.name)
 
 
-def _pairs(encoder_layer, backbone):
+def _pairs(encoder_layer, backbone, variables=None):
+    """(saved variable, backbone weight) pairs; `variables` default: `encoder_layer.weights`."""
+    variables = list(encoder_layer.weights if variables is None else variables)
     weights = {w.path: w for w in backbone.weights}
     pairs, missing = [], []
-    for variable in encoder_layer.weights:
+    for variable in variables:
         partner = weights.get(variable_name(variable))
         if partner is None or tuple(partner.shape) != tuple(variable.shape):
             missing.append(variable_name(variable))
         else:
             pairs.append((variable, partner))
     if missing or not pairs:
-        current = sorted(set(weights) - {variable_name(v) for v in encoder_layer.weights})
+        current = sorted(set(weights) - {variable_name(v) for v in variables})
         raise ValueError(
-            f"{len(missing)} of {len(encoder_layer.weights)} encoder variables (e.g. {missing[:3]}) "
+            f"{len(missing)} of {len(variables)} encoder variables (e.g. {missing[:3]}) "
             "have no partner of the same name and shape in a backbone built by this version of "
             f"mmpretrain from the encoder's config (it has e.g. {current[:3]}): the encoder was "
-            "exported by a different version of the code. --from-scratch and image TFLite export "
-            "need them to match: pretrain and export the encoder again with this version "
+            "exported by a different version of the code. --from-scratch, --init-from and image "
+            "TFLite export need them to match: pretrain and export the encoder again with this version "
             "(`mmpretrain pretrain ...` then `mmpretrain export RUN_DIR --name NAME`)."
         )
     return pairs
@@ -72,5 +75,22 @@ def backbone_with_weights_of(encoder_layer, config):
     """A Keras `MultimodalBackbone` holding `encoder_layer`'s current (e.g. fine-tuned) values."""
     backbone = fresh_backbone(config)
     for variable, partner in _pairs(encoder_layer, backbone):
+        partner.assign(variable.numpy())
+    return backbone
+
+
+def backbone_of_saved_model(encoder_dir, config):
+    """A Keras `MultimodalBackbone` holding every variable of the encoder SavedModel `encoder_dir`
+    (all its exported modalities and the shared blocks), `config` its assets/config.json.
+
+    One `serve_<modality>` endpoint uses only its own front-end, so the variables come from the
+    SavedModel's root, which tracks all of them. Front-ends of modalities the export left out
+    keep fresh values. Used by `mmpretrain pretrain --init-from SAVED_MODEL`."""
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the text signature's graph holds tf.text ops)
+
+    loaded = tf.saved_model.load(encoder_dir)
+    backbone = fresh_backbone(config)
+    for variable, partner in _pairs(None, backbone, variables=loaded.variables):
         partner.assign(variable.numpy())
     return backbone

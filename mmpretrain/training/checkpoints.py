@@ -64,3 +64,13 @@ class CheckpointKeeper:
         if not self.chief:
             shutil.rmtree(self.directory, ignore_errors=True)
         return path
+
+
+def save_final(run_dir, backbone, model):
+    """Writes RUN_DIR/backbone.keras and RUN_DIR/pretrainer.weights.h5 (the `MaskedPretrainer`
+    `model`: backbone and heads), each atomically."""
+    for name, save in (("backbone.keras", backbone.save), ("pretrainer.weights.h5", model.save_weights)):
+        final = os.path.join(run_dir, name)
+        tmp = os.path.join(run_dir, ".tmp-" + name)
+        save(tmp)
+        os.replace(tmp, final)

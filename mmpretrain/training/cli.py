@@ -10,7 +10,9 @@ def add_pretrain_parser(subparsers):
         help="masked-token pretraining of the shared encoder (text, images, audio)",
         description=(
             "Pretrain the shared encoder with masked-token objectives on unlabeled text, images "
-            "and audio. Run again with the same command to resume from the last checkpoint."
+            "and audio. Run again with the same command to resume from the last checkpoint. "
+            "With --init-from, continue the pretraining of an existing encoder on your own data "
+            "(domain-adaptive pretraining)."
         ),
     )
     p.add_argument("--config", default="tiny", help="a config name (tiny, small) or a .py file defining CONFIG")
@@ -28,6 +30,13 @@ def add_pretrain_parser(subparsers):
     p.add_argument("--audio", default=None, help="your own audio folder (wav/flac/ogg, any sample rate)")
     p.add_argument("--data", action="append", default=[], metavar="MODALITY=PATH",
                    help="your own data for any registered modality, e.g. --data text=notes/*.txt (repeatable)")
+    p.add_argument("--init-from", default=None, metavar="RUN_DIR|SAVED_MODEL",
+                   help="start from an existing encoder instead of random weights: a finished run "
+                        "directory (backbone and masked-prediction heads) or an encoder SavedModel "
+                        "(saved_models/NAME[/VERSION]; fresh heads). Its preset, front-end settings "
+                        "and vocabulary are kept (they must match the config: the error says which "
+                        "--set to use); steps, learning rate and data come from this command, the "
+                        "step counter and optimizer start at 0. Repeat it to resume the run.")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_pretrain)
     return p
@@ -47,7 +56,9 @@ def run_pretrain(args):
     name = os.path.splitext(os.path.basename(args.config))[0]
     run_dir = args.run_dir or os.path.join("runs", name)
     # Locks the run directory for the whole run (refused if another trainer is using it).
-    with PretrainingRun(config, run_dir, strategy, fresh=args.fresh, progress=not args.no_progress) as run:
+    # --init-from is resolved and checked against the config here, before the run directory changes.
+    with PretrainingRun(config, run_dir, strategy, fresh=args.fresh, progress=not args.no_progress,
+                        init_from=args.init_from) as run:
         user = {k: v for k, v in (("text", args.text), ("image", args.images), ("audio", args.audio)) if v}
         user.update(data)
         train, validation = pretraining_data(config, user, progress=not args.no_progress)

@@ -17,7 +17,6 @@ N replicas compute the same update as one device on the same global batch.
 import json
 import math
 import os
-import shutil
 import time
 import weakref
 
@@ -28,25 +27,13 @@ from mmpretrain.atomic_files import atomic_write_text
 from mmpretrain.backbone import MultimodalBackbone
 from mmpretrain.modalities.registry import get_modality
 from mmpretrain.tasks.masked_pretrainer import MaskedPretrainer
+from mmpretrain.training import init_from as source_init
 from mmpretrain.training import run_lock
-from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible
+from mmpretrain.training.checkpoints import CheckpointKeeper, check_compatible, save_final
 from mmpretrain.training.input_pipeline import MaskedBatches
+from mmpretrain.training.run_lock import clear_run_dir  # noqa: F401  (imported from here too)
 from mmpretrain.training.run_logs import append_record, read_records, truncate_records
 from mmpretrain.training.strategy import is_chief, task_of
-
-
-def clear_run_dir(run_dir):
-    """Deletes what `run_dir` holds (for --fresh), except the lock file this process holds."""
-    if not os.path.isdir(run_dir):
-        return
-    for entry in os.listdir(run_dir):
-        if entry == run_lock.LOCK_FILE:
-            continue
-        path = os.path.join(run_dir, entry)
-        if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
-        else:
-            os.remove(path)
 
 
 class PretrainingRun:
@@ -54,16 +41,20 @@ class PretrainingRun:
         config: a `PretrainConfig`.
         run_dir: where config, vocabulary, checkpoints, logs and the final backbone go.
         strategy: a tf.distribute strategy (default: the current/default one).
-        fresh: delete what `run_dir` holds and start over (otherwise resume).
+        fresh: delete what `run_dir` holds and start over (otherwise resume); the deletion
+            happens in `prepare`, after its checks.
         progress: show a tqdm progress bar (chief only).
+        init_from: continued pretraining of an existing encoder: a run directory or an encoder
+            SavedModel (a path or an `init_from.InitSource`), checked against `config` here.
 
     The chief holds an exclusive lock on `run_dir` (`run_lock`) from here until `close()`, the
     object's garbage collection or the end of the process; another process on the same
     directory raises `RunDirectoryInUse` (a ValueError) here, before anything is changed.
     """
 
-    def __init__(self, config, run_dir, strategy=None, fresh=False, progress=True):
+    def __init__(self, config, run_dir, strategy=None, fresh=False, progress=True, init_from=None):
         self.config = config
+        self.init = source_init.init_source(init_from, config, run_dir)  # reads only; None without
         self.run_dir = run_dir
         self.strategy = strategy or tf.distribute.get_strategy()
         self.chief = is_chief(self.strategy)
@@ -74,10 +65,11 @@ class PretrainingRun:
             # One trainer per run directory, for the whole run; refused before anything changes.
             self.lock = run_lock.acquire(run_dir, fresh=fresh)
             self._release = weakref.finalize(self, self.lock.release)
+        self._clear = fresh and self.chief
         try:
-            if fresh and self.chief:
-                clear_run_dir(run_dir)
-            check_compatible(run_dir, config)
+            if not fresh:
+                check_compatible(run_dir, config)
+                source_init.check_record(run_dir, self.init)  # the same source as when it started
             if config.global_batch_size % self.strategy.num_replicas_in_sync:
                 raise ValueError(
                     f"global_batch_size={config.global_batch_size} is not divisible by the "
@@ -131,6 +123,13 @@ class PretrainingRun:
         [N, H, W, C], "audio": [float32 [T]]}.
         """
         c = self.config
+        if self.init is not None:
+            source_init.check_corpus(c, train_raw)
+        if self._clear:  # --fresh: only now, after the checks
+            clear_run_dir(self.run_dir)
+            self._clear = False
+        if self.init is not None and self.chief:
+            source_init.write_start(self.run_dir, self.init, c)  # the source's vocab.txt, init_from.json
         self.make_preprocessors(train_raw)
         for modality in c.modalities:
             record = get_modality(modality)
@@ -298,6 +297,10 @@ class PretrainingRun:
         if not hasattr(self, "model"):
             self.build()
         restored = self.keeper.restore_latest()
+        if not restored and self.init is not None:  # a resumed run keeps its own weights
+            message = source_init.initialize(self.model, self.init)
+            if self.chief:
+                print(message)
         start = self.step
         if restored and self.chief:
             print(f"Resuming from {restored} at step {start}/{c.steps}.")
@@ -384,13 +387,5 @@ class PretrainingRun:
 
     def save_final(self):
         """Writes backbone.keras and pretrainer.weights.h5 atomically (chief only)."""
-        if not self.chief:
-            return
-        for name, save in (
-            ("backbone.keras", lambda p: self.backbone.save(p)),
-            ("pretrainer.weights.h5", lambda p: self.model.save_weights(p)),
-        ):
-            final = os.path.join(self.run_dir, name)
-            tmp = os.path.join(self.run_dir, ".tmp-" + name)
-            save(tmp)
-            os.replace(tmp, final)
+        if self.chief:
+            save_final(self.run_dir, self.backbone, self.model)

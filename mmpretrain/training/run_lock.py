@@ -16,6 +16,7 @@ workers write nothing there but their own `.worker-N-tmp` checkpoint dirs).
 """
 
 import os
+import shutil
 import socket
 import threading
 import time
@@ -135,3 +136,17 @@ def _in_use(run_dir, path, fresh):
         "to finish (or stop it, then run the same command again to resume), or use another --run-dir.",
         pid=pid,
     )
+
+
+def clear_run_dir(run_dir):
+    """Deletes what `run_dir` holds (for --fresh), except the lock file this process holds."""
+    if not os.path.isdir(run_dir):
+        return
+    for entry in os.listdir(run_dir):
+        if entry == LOCK_FILE:
+            continue
+        path = os.path.join(run_dir, entry)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
