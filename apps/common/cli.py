@@ -27,6 +27,16 @@ def cap(text):
     return value
 
 
+def steps(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of steps >= 1, e.g. 200; received {text!r}")
+    return value
+
+
 def fraction(text):
     try:
         value = float(text)
@@ -52,6 +62,11 @@ def add_common_arguments(parser, app, defaults):
                         help="keep the encoder fixed and train the head only (linear probe)")
     parser.add_argument("--from-scratch", action="store_true",
                         help="train the same architecture from freshly initialised encoder weights")
+    parser.add_argument("--adapt", type=steps, default=None, metavar="STEPS",
+                        help="before fine-tuning, continue the masked pretraining of the encoder for "
+                             "STEPS steps on this run's training inputs (labels unused; never the "
+                             "validation or test inputs), export it under runs/apps/APP/DATA/adapt-* "
+                             "and fine-tune from it (like `mmpretrain pretrain --init-from`)")
     parser.add_argument("--label-fraction", type=fraction, default=1.0, metavar="F",
                         help="share of the training labels to use, class-stratified (default 1.0; e.g. 0.1)")
     parser.add_argument("--epochs", type=int, default=None,
@@ -92,6 +107,7 @@ def add_common_arguments(parser, app, defaults):
 def train_options(args):
     """The keyword arguments of the script's `run` for the parsed common flags."""
     return dict(
+        adapt=args.adapt,
         freeze=args.freeze, from_scratch=args.from_scratch, label_fraction=args.label_fraction,
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples,

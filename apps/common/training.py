@@ -69,10 +69,12 @@ class Settings:
     verbose: int
     command: object
     started: float
+    adapt: int = 0  # --adapt STEPS done (apps.common.adaptation): the encoder is the adapted one
+    adaptation: dict = None  # where it went and its held-out masked loss, for metrics.json
 
     @property
     def tag(self):
-        return run_tag(self.from_scratch, self.freeze, self.label_fraction)
+        return run_tag(self.from_scratch, self.freeze, self.label_fraction, self.adapt)
 
     @property
     def validation_freq(self):
@@ -93,8 +95,8 @@ def data_slug(data):
     return re.sub(r"[^A-Za-z0-9_.-]", "_", base)
 
 
-def run_tag(from_scratch, freeze, label_fraction):
-    init = "scratch" if from_scratch else "pretrained"
+def run_tag(from_scratch, freeze, label_fraction, adapt=0):
+    init = "scratch" if from_scratch else (f"adapted{adapt}" if adapt else "pretrained")
     return f"{init}{'-frozen' if freeze else ''}-{round(100 * label_fraction):g}pct"
 
 
@@ -362,6 +364,8 @@ def finish(metrics, settings):
     from mmpretrain.atomic_files import atomic_write_json
 
     metrics["seconds"] = round(time.perf_counter() - settings.started, 2)
+    if settings.adaptation:
+        metrics["adaptation"] = settings.adaptation
     atomic_write_json(metrics["metrics_json"], metrics)
     settings.log(f"{settings.app} [{settings.tag}]: metrics {metrics['metrics_json']}, plot {metrics['report_png']}")
     return metrics

@@ -16,7 +16,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common import cli, training  # noqa: E402
+from apps.common import adaptation, cli, training  # noqa: E402
 
 APP, MODALITY = "image_classification", "image"
 DEFAULTS = training.AppDefaults(data="fashion-mnist", epochs=3, learning_rate=1e-3, frozen_learning_rate=5e-3,
@@ -43,20 +43,24 @@ def load_data(data, info, seed=0):
     return load_image_data(data, info, seed=seed)
 
 
-def run(data="fashion-mnist", encoder=None, splits=None, **options):
+def run(data="fashion-mnist", encoder=None, splits=None, adapt=None, **options):
     """Trains, evaluates and (unless export=False) exports; returns the metrics dict.
 
-    `options` are the common flags (`training.settings`); `splits`: data loaded already.
+    `options` are the common flags (`training.settings`); `splits`: data loaded already;
+    `adapt`: STEPS of continued pretraining on the training inputs first (`apps.common.adaptation`).
     """
     import keras
 
     from mmpretrain.tasks import Classifier, load_encoder
 
     settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+    adapt = adaptation.check(settings, adapt)  # --adapt STEPS
 
     # 1. Data: labeled images at the encoder's size; a stratified share of the training labels
     if splits is None:
         splits = load_data(data, settings.encoder_config, settings.split_seed)
+    if adapt:  # 1b. continued masked pretraining of the encoder on the training inputs, labels unused
+        adaptation.adapt_encoder(splits, settings, adapt)
     labeled = training.labeled_data(splits, settings)
 
     # 2. Model: the exported encoder (uint8 images in, patches inside) + Dropout/Dense head

@@ -17,7 +17,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common import cli, training  # noqa: E402
+from apps.common import adaptation, cli, training  # noqa: E402
 
 APP, MODALITY = "keyword_spotting", "audio"
 DEFAULTS = training.AppDefaults(data="speech", epochs=6, learning_rate=1e-3, frozen_learning_rate=5e-3)
@@ -59,20 +59,24 @@ def load_data(data, info, seed=0, keywords=None, voices=None, progress=True):
     return load_audio_data(data, info, keywords=keywords, voices=voices, seed=seed, progress=progress)
 
 
-def run(data="speech", encoder=None, keywords=None, voices=None, splits=None, **options):
+def run(data="speech", encoder=None, keywords=None, voices=None, splits=None, adapt=None, **options):
     """Trains, evaluates and (unless export=False) exports; returns the metrics dict.
 
-    `options` are the common flags (`training.settings`); `splits`: data loaded already.
+    `options` are the common flags (`training.settings`); `splits`: data loaded already;
+    `adapt`: STEPS of continued pretraining on the training inputs first (`apps.common.adaptation`).
     """
     import keras
 
     from mmpretrain.tasks import Classifier, load_encoder
 
     settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+    adapt = adaptation.check(settings, adapt)  # --adapt STEPS
 
     # 1. Data: labeled clips, padded to the encoder's length; a stratified share of the labels
     if splits is None:
         splits = load_data(data, settings.encoder_config, settings.split_seed, keywords, voices, settings.verbose > 0)
+    if adapt:  # 1b. continued masked pretraining of the encoder on the training inputs, labels unused
+        adaptation.adapt_encoder(splits, settings, adapt)
     labeled = training.labeled_data(splits, settings)
 
     # 2. Model: the exported encoder (waveforms + lengths in, log-mel inside) + Dropout/Dense head

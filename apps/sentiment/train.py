@@ -15,7 +15,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common import cli, training  # noqa: E402
+from apps.common import adaptation, cli, training  # noqa: E402
 
 APP, MODALITY = "sentiment", "text"
 DEFAULTS = training.AppDefaults(data="vader", epochs=3, learning_rate=5e-4, frozen_learning_rate=5e-3)
@@ -47,22 +47,26 @@ def load_data(data, info, seed=0, text_column=None, label_column=None):
     return load_text_data(data, text_column, label_column, seed=seed)
 
 
-def run(data="vader", encoder=None, text_column=None, label_column=None, splits=None, **options):
+def run(data="vader", encoder=None, text_column=None, label_column=None, splits=None, adapt=None, **options):
     """Trains, evaluates and (unless export=False) exports; returns the metrics dict.
 
     `options` are the common flags (`training.settings`): freeze, from_scratch, label_fraction,
     epochs, batch_size, learning_rate, max_train_examples, max_test_examples, output, name,
     report_dir, export, tflite, seed, verbose, command. `splits`: data loaded already.
+    `adapt`: STEPS of continued pretraining on the training inputs first (`apps.common.adaptation`).
     """
     import keras
 
     from mmpretrain.tasks import Classifier, load_encoder
 
     settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
+    adapt = adaptation.check(settings, adapt)  # --adapt STEPS
 
     # 1. Data: labeled sentences; a stratified share of the training labels; tf.data of raw strings
     if splits is None:
         splits = load_data(data, settings.encoder_config, settings.split_seed, text_column, label_column)
+    if adapt:  # 1b. continued masked pretraining of the encoder on the training inputs, labels unused
+        adaptation.adapt_encoder(splits, settings, adapt)
     labeled = training.labeled_data(splits, settings)
 
     # 2. Model: the exported encoder (strings in, WordPiece inside) + Dropout/Dense head
