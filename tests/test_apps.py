@@ -342,3 +342,22 @@ def test_data_without_extra_test_splits_reports_no_generalization(tiny, tmp_path
     metrics = run_classifier(tiny, "sentiment", tmp_path, data=tiny["words"], epochs=1, export=False)
     assert metrics["generalization"] == {}
     assert 0.0 <= metrics["validation_accuracy"] <= 1.0
+
+
+def test_cosine_schedule_warms_up_to_the_learning_rate_and_decays_to_zero(tiny):
+    from apps.common import training
+
+
+    settings = training.settings("sentiment", "text", app_module("sentiment").DEFAULTS, tiny["encoder"], schedule="cosine",
+                                 epochs=4, learning_rate=1e-3, batch_size=10, export=False)
+    labeled = training.LabeledData(None, None, None, {}, None, ["a", "b"], {"train_examples": 95})
+    schedule = training.learning_rate(settings, labeled)  # 4 epochs x 10 steps, 4 of warmup
+    assert float(schedule(0)) == pytest.approx(0.0, abs=1e-9)
+    assert float(schedule(4)) == pytest.approx(1e-3, rel=1e-5)
+    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-9)
+    assert float(schedule(2)) == pytest.approx(5e-4, rel=1e-5)
+    constant = training.settings("sentiment", "text", app_module("sentiment").DEFAULTS, tiny["encoder"], export=False)
+    assert training.learning_rate(constant, labeled) == constant.learning_rate
+    with pytest.raises(ValueError, match=r"schedule must be one of \['constant', 'cosine'\]; received 'linear'"):
+        training.settings("sentiment", "text", app_module("sentiment").DEFAULTS, tiny["encoder"], schedule="linear",
+                          export=False)

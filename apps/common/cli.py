@@ -97,6 +97,9 @@ def add_common_arguments(parser, app, defaults):
                         help="augmentations of the training examples, comma-separated, or 'none' "
                              f"(default: {','.join(defaults.augment) or 'none'}; images: flip, shift; "
                              "audio: gain, delay, noise)")
+    parser.add_argument("--schedule", default="default", choices=("default", "constant", "cosine"),
+                        help=f"learning-rate schedule (default: {defaults.schedule}; cosine: 10%% linear "
+                             "warmup, then cosine decay to 0)")
     parser.add_argument("--split-seed", type=int, default=0,
                         help="seed of the train/validation/test split (default 0: the split the "
                              "pretraining corpus keeps its test sentences out of)")
@@ -112,7 +115,7 @@ def train_options(args):
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples,
         output=args.output, name=args.name, report_dir=args.report_dir, export=not args.no_export,
-        tflite=not args.no_tflite, seed=args.seed, split_seed=args.split_seed, augment=args.augment,
+        tflite=not args.no_tflite, seed=args.seed, split_seed=args.split_seed, augment=args.augment, schedule=args.schedule,
         verbose=args.verbose,
     )
 

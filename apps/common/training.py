@@ -39,6 +39,11 @@ class AppDefaults:
     max_train_examples: object = None
     max_test_examples: object = None
     augment: tuple = ()  # names from the modality record's `augmentations`, training split only
+    schedule: str = "constant"  # or "cosine": linear warmup over WARMUP_SHARE of the steps, cosine to 0
+
+
+SCHEDULES = ("constant", "cosine")
+WARMUP_SHARE = 0.1
 
 
 @dataclasses.dataclass
@@ -66,6 +71,7 @@ class Settings:
     seed: int
     split_seed: int
     augment: tuple
+    schedule: str
     verbose: int
     command: object
     started: float
@@ -111,7 +117,8 @@ def caps(defaults, max_train_examples="default", max_test_examples="default"):
 def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, from_scratch=False,
              label_fraction=1.0, epochs=None, batch_size=32, learning_rate=None, max_train_examples="default",
              max_test_examples="default", output=None, name=None, report_dir=None, export=True, tflite=True,
-             seed=0, split_seed=0, augment="default", verbose=1, command=None, data_name=None):
+             seed=0, split_seed=0, augment="default", schedule="default", verbose=1, command=None,
+             data_name=None):
     """Checks the options (the encoder has `modality`, the label fraction, the export name) before
     any data loads, and fills in the app's defaults ("default" caps take `defaults`', None: no cap).
     `epochs` default: `defaults.epochs` / `label_fraction` (rounded up). `augment`: names of the
@@ -130,6 +137,9 @@ def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, 
     if learning_rate is None:
         learning_rate = defaults.frozen_learning_rate if freeze else defaults.learning_rate
     augment = _augment_names(defaults.augment if augment == "default" else augment, modality)
+    schedule = defaults.schedule if schedule == "default" else schedule
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SCHEDULES)}; received {schedule!r}.")
     if export:
         from mmpretrain.export.run_export import check_name
 
@@ -140,7 +150,7 @@ def settings(app, modality, defaults, encoder=None, data=None, *, freeze=False, 
         label_fraction=fraction, epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
         **caps(defaults, max_train_examples, max_test_examples),
         output=output, name=name or app, report_dir=report_dir, export=bool(export), tflite=bool(tflite),
-        seed=int(seed), split_seed=int(split_seed), augment=augment, verbose=int(verbose), command=command, started=started,
+        seed=int(seed), split_seed=int(split_seed), augment=augment, schedule=schedule, verbose=int(verbose), command=command, started=started,
     )
 
 
@@ -254,6 +264,21 @@ def labeled_data(splits, settings):
     )
 
 
+def learning_rate(settings, labeled):
+    """The optimizer's learning rate: `settings.learning_rate` ("constant"), or a schedule
+    ("cosine": linear warmup from 0 over `WARMUP_SHARE` of the run's steps, then cosine decay
+    to 0 at the last step, as BERT-style fine-tuning recipes do)."""
+    import keras
+
+    s = settings
+    if s.schedule == "constant":
+        return s.learning_rate
+    steps = s.epochs * math.ceil(labeled.counts["train_examples"] / s.batch_size)
+    warmup = max(1, int(WARMUP_SHARE * steps))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, steps - warmup), alpha=0.0, warmup_target=s.learning_rate, warmup_steps=warmup)
+
+
 def restore_best_validation():
     """A callback that keeps the weights of the epoch with the lowest validation loss and
     restores them when `fit` ends (fine-tuning on few labels overfits within a few epochs).
@@ -308,7 +333,7 @@ def evaluate(model, labeled, history, best, settings):
         "app": s.app, "task": task_name(s.modality), "modality": s.modality, "data": s.data_name,
         "encoder": os.path.abspath(s.encoder_dir), "initialization": "scratch" if s.from_scratch else "pretrained",
         "freeze": s.freeze, "label_fraction": s.label_fraction, "tag": s.tag, "class_names": labeled.class_names,
-        **labeled.counts, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate,
+        **labeled.counts, "epochs": s.epochs, "batch_size": s.batch_size, "learning_rate": s.learning_rate, "schedule": s.schedule,
         "seed": s.seed, "split_seed": s.split_seed, "augment": list(s.augment), "test_accuracy": scores["accuracy"], "test_macro_f1": scores["macro_f1"],
         "majority_baseline": scores["majority_baseline"],
         "validation_accuracy": validation_accuracy,  # of the kept epoch: what recipes are chosen by

@@ -70,7 +70,7 @@ def run(data="fashion-mnist", encoder=None, splits=None, adapt=None, **options):
     model = Classifier(encoder, num_classes=len(labeled.class_names))
 
     # 3. Compile: Adam, sparse categorical cross-entropy on logits, accuracy
-    model.compile(learning_rate=settings.learning_rate)
+    model.compile(learning_rate=training.learning_rate(settings, labeled))
 
     # 4. Fit a fixed number of epochs; keep the weights of the best validation epoch
     best = training.restore_best_validation()

@@ -86,7 +86,7 @@ def run(data="speech", encoder=None, keywords=None, voices=None, splits=None, ad
     model = Classifier(encoder, num_classes=len(labeled.class_names))
 
     # 3. Compile: Adam, sparse categorical cross-entropy on logits, accuracy
-    model.compile(learning_rate=settings.learning_rate)
+    model.compile(learning_rate=training.learning_rate(settings, labeled))
 
     # 4. Fit a fixed number of epochs; keep the weights of the best validation epoch
     best = training.restore_best_validation()

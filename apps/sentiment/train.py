@@ -76,7 +76,7 @@ def run(data="vader", encoder=None, text_column=None, label_column=None, splits=
     model = Classifier(encoder, num_classes=len(labeled.class_names))
 
     # 3. Compile: Adam, sparse categorical cross-entropy on logits, accuracy
-    model.compile(learning_rate=settings.learning_rate)
+    model.compile(learning_rate=training.learning_rate(settings, labeled))
 
     # 4. Fit a fixed number of epochs; keep the weights of the best validation epoch
     best = training.restore_best_validation()

@@ -55,14 +55,16 @@ class Classifier(keras.Model):
 
     def compile(self, optimizer="auto", loss="auto", metrics="auto", *, learning_rate=1e-3,
                 weight_decay=None, **kwargs):
-        """Defaults: Adam(`learning_rate`) (AdamW when `weight_decay` is given, as KerasHub's
+        """Defaults: Adam(`learning_rate`: a float or a keras LearningRateSchedule) (AdamW when `weight_decay` is given, as KerasHub's
         classifiers), SparseCategoricalCrossentropy on logits, accuracy. Any of them can be
         passed instead, as to `keras.Model.compile`."""
         if optimizer == "auto":
+            if not isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+                learning_rate = float(learning_rate)
             if weight_decay:
-                optimizer = keras.optimizers.AdamW(float(learning_rate), weight_decay=float(weight_decay))
+                optimizer = keras.optimizers.AdamW(learning_rate, weight_decay=float(weight_decay))
             else:
-                optimizer = keras.optimizers.Adam(float(learning_rate))
+                optimizer = keras.optimizers.Adam(learning_rate)
         if loss == "auto":
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         if metrics == "auto":
