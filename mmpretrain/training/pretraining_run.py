@@ -105,9 +105,11 @@ class PretrainingRun:
                     f"The config mixes in {modality!r} (mix={c.mix}) but no {modality} data was given; "
                     f"give some, or set its ratio to 0."
                 )
+        # --init-from: every worker reads the source's files (vocab.txt) and writes nothing there.
+        files, chief = (self.run_dir, self.chief) if self.init is None else (self.init.files_dir, False)
         for modality in c.modalities:
             record = get_modality(modality)
-            self.preprocessors[modality] = record.build_preprocessor(c, train_raw[modality], self.run_dir, self.chief)
+            self.preprocessors[modality] = record.build_preprocessor(c, train_raw[modality], files, chief)
         if self.chief:
             configs = {m: get_modality(m).saved_config(p) for m, p in self.preprocessors.items()}
             atomic_write_text(os.path.join(self.run_dir, "preprocessors.json"), json.dumps(configs, indent=2))
