@@ -19,6 +19,8 @@ import time
 
 import numpy as np
 
+from mmpretrain.demo_tables import DEMO_APPS, classical_of, generalization_table, summary_table  # noqa: F401
+
 RUN_DIR = os.path.join("runs", "demo")
 APPS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "apps")
 SAVED_MODELS = "saved_models"
@@ -131,7 +133,6 @@ def stage_export(force):
     print(f"  encoder: {result.encoder_dir}")
 
 
-DEMO_APPS = ("sentiment", "image_classification", "keyword_spotting")
 SETTINGS = [("pretrained", 0.1), ("pretrained", 1.0), ("scratch", 0.1), ("scratch", 1.0)]
 
 
@@ -159,6 +160,8 @@ def app_row(app, metrics, init, fraction):
         "test_accuracy": metrics["test_accuracy"], "test_macro_f1": metrics.get("test_macro_f1"),
         "majority_baseline": metrics.get("majority_baseline"), "seconds": metrics.get("seconds"),
         "metrics_json": metrics.get("metrics_json"), "train_subset": metrics.get("train_subset"),
+        "validation_accuracy": metrics.get("validation_accuracy"),
+        "generalization": metrics.get("generalization") or {},
     }
 
 
@@ -270,37 +273,6 @@ def stage_pipeline(force):
         print(f"    {line}")
 
 
-def classical_of(rows, app, fraction):
-    """(test accuracy or None, why not) of the classical baseline of `app` at `fraction`."""
-    baseline = next((r["classical_baseline"] for r in rows if r["app"] == app and r["label_fraction"] == fraction
-                     and r.get("classical_baseline")), None)
-    if baseline is None:
-        return None, "not fitted"
-    return baseline["test_accuracy"], baseline["reason"]
-
-
-def _cell(value, width, missing="-"):
-    return f"{value:>{width}.4f}" if value is not None else f"{missing:>{width}}"
-
-
-def summary_table(rows):
-    """pretrained / scratch / classical test accuracy per app and label fraction; gain is
-    pretrained - scratch. A baseline that could not be fitted shows n/a and why."""
-    lines = [f"{'app':<22}{'labels':>7}{'pretrained':>12}{'scratch':>10}{'classical':>11}{'gain':>9}"]
-    for app in DEMO_APPS:
-        for fraction in (0.1, 1.0):
-            acc = {r["initialization"]: r["test_accuracy"] for r in rows
-                   if r["app"] == app and r["label_fraction"] == fraction}
-            classical, why = classical_of(rows, app, fraction)
-            if not acc and why == "not fitted":
-                continue
-            gain = acc["pretrained"] - acc["scratch"] if "pretrained" in acc and "scratch" in acc else None
-            line = (f"{app:<22}{fraction:>7.0%}{_cell(acc.get('pretrained'), 12)}{_cell(acc.get('scratch'), 10)}"
-                    f"{_cell(classical, 11, 'n/a')}{'-' if gain is None else f'{gain:+.4f}':>9}")
-            lines.append(line + ("" if classical is not None else f"  (classical: {why})"))
-    return "\n".join(lines)
-
-
 def save_plots(rows):
     """runs/demo/apps.png (pretrained vs scratch vs classical) and runs/demo/pretraining.png
     (held-out losses)."""
@@ -368,6 +340,9 @@ def run_demo(args):
             rows = json.load(f)
         banner("pretrained vs scratch vs classical: test accuracy")
         print(summary_table(rows))
+        shifted = generalization_table(rows)
+        if shifted:
+            print(shifted)
         save_plots(rows)
         print(f"plots: {RUN_DIR}/apps.png, {RUN_DIR}/pretraining.png; per-run reports under runs/apps/")
     print(f"\ndemo finished in {time.time() - start:.0f} s")

@@ -336,6 +336,10 @@ def test_keywords_hold_out_the_flite_synthesizer_and_every_column_scores_it(tiny
     for scores in (neural, classical):
         assert scores["examples"] == len(splits.labels("test_flite"))
         assert 0.0 <= scores["balanced_accuracy"] <= 1.0 and 0.0 <= scores["accuracy"] <= 1.0
+    from apps.common.compare import format_table
+
+    line = next(x for x in format_table(rows).splitlines() if "test_flite (balanced accuracy)" in x)
+    assert f"| {neural['balanced_accuracy']:.4f} | - | {classical['balanced_accuracy']:.4f} |" in line
 
 
 def test_data_without_extra_test_splits_reports_no_generalization(tiny, tmp_path):

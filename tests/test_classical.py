@@ -165,6 +165,16 @@ def test_demo_table_and_plot_have_the_classical_column(tmp_path, monkeypatch):
     assert sentiment.split()[2:6] == ["0.8000", "0.6000", "0.7000", "+0.2000"]
     keywords = next(line for line in table.splitlines() if line.startswith("keyword_spotting"))
     assert "n/a" in keywords and "(classical: the training subset has 1 class)" in keywords
+    assert demo.generalization_table(rows) == ""  # no extra test split: no second table
+    shifted = {"test_amazon": {"accuracy": 0.6, "balanced_accuracy": 0.55, "examples": 10}}
+    for r in rows:
+        if r["app"] == "sentiment":
+            r["generalization"] = shifted
+            r["classical_baseline"] = dict(r["classical_baseline"], generalization={
+                "test_amazon": {"accuracy": 0.7, "balanced_accuracy": 0.65, "examples": 10}})
+    lines = demo.generalization_table(rows).splitlines()
+    assert lines[0].startswith("balanced accuracy where the models were not trained")
+    assert lines[2].split() == ["sentiment", "test_amazon", "100%", "0.5500", "0.5500", "0.6500"]
     monkeypatch.setattr(demo, "RUN_DIR", str(tmp_path))
     (tmp_path / "eval.jsonl").write_text(json.dumps({"step": 0, "text_loss": 2.0}) + "\n"
                                          + json.dumps({"step": 1, "text_loss": 1.0}) + "\n")

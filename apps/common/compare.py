@@ -149,6 +149,7 @@ def row(app, metrics, init, fraction, examples_key, seed=0, baseline=None):
         "labeled_examples": metrics.get(examples_key), "test_examples": metrics.get("test_examples"),
         "test_accuracy": metrics["test_accuracy"], "test_macro_f1": metrics.get("test_macro_f1"),
         "validation_accuracy": metrics.get("validation_accuracy"),
+        "generalization": metrics.get("generalization") or {},
         "majority_baseline": metrics.get("majority_baseline"), "seconds": metrics.get("seconds"),
         "metrics_json": metrics.get("metrics_json"), "train_subset": metrics.get("train_subset"),
     }
@@ -249,8 +250,34 @@ def format_table(rows):
         lines.append(f"| {app}{' (frozen)' if freeze else ''} | {data} | {labels} | {_span(labeled)} | "
                      f"{_span(tested)} | {' | '.join(cells)} | {majority} | "
                      f"{','.join(str(s) for s in sorted(per_seed))} |")
-    ranking = format_ranking(rows)
-    return "\n".join(lines) + (f"\n\n{ranking}" if ranking else "")
+    extra = [t for t in (format_generalization(rows), format_ranking(rows)) if t]
+    return "\n\n".join(["\n".join(lines), *extra])
+
+
+def format_generalization(rows):
+    """Balanced accuracy on the extra test splits (`training.extra_test_splits`: another domain,
+    a synthesizer never heard) of the pretrained runs, the scratch runs and the classical
+    baseline, mean ± std over the seeds; "" when no row has such a split."""
+    groups = {}
+    for r in rows:
+        splits = set(r.get("generalization") or {}) | set((r.get("classical_baseline") or {}).get("generalization") or {})
+        for split in sorted(splits):
+            groups.setdefault((r["app"], r["data"], r["label_fraction"], split), []).append(r)
+    if not groups:
+        return ""
+    lines = ["| app | data | labels | scored on | pretrained | scratch | classical | seeds |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    for (app, data, fraction, split), members in groups.items():
+        cells = [spread(m["generalization"][split]["balanced_accuracy"] for m in members
+                        if m["initialization"] == init and split in (m.get("generalization") or {})) or "-"
+                 for init in INITIALIZATIONS]
+        per_seed = {m.get("seed", 0): m for m in members}
+        classical = [((m.get("classical_baseline") or {}).get("generalization") or {}).get(split, {})
+                     .get("balanced_accuracy") for m in per_seed.values()]
+        cells.append(spread(c for c in classical if c is not None) or "n/a")
+        lines.append(f"| {app} | {data} | {fraction:.0%} | {split} (balanced accuracy) | {' | '.join(cells)} | "
+                     f"{','.join(str(s) for s in sorted(per_seed))} |")
+    return "\n".join(lines)
 
 
 def format_ranking(rows):
