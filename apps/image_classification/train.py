@@ -20,7 +20,11 @@ from apps.common import adaptation, cli, training  # noqa: E402
 
 APP, MODALITY = "image_classification", "image"
 DEFAULTS = training.AppDefaults(data="fashion-mnist", epochs=3, learning_rate=1e-3, frozen_learning_rate=5e-3,
-                                max_train_examples=4000, max_test_examples=2000)
+                                max_train_examples=4000, max_test_examples=2000,
+                                # measured on validation, 400 labels, 3 seeds: pretrained 0.681 -> 0.700,
+                                # scratch 0.553 -> 0.618 (apps/image_classification/README.md)
+                                augment=("flip", "shift"))
+MIRROR_CHANGES_CLASS = ("digits",)  # embedded data whose default augmentation is "shift" only
 
 
 def build_parser():
@@ -53,6 +57,8 @@ def run(data="fashion-mnist", encoder=None, splits=None, adapt=None, **options):
 
     from mmpretrain.tasks import Classifier, load_encoder
 
+    if data in MIRROR_CHANGES_CLASS and options.get("augment", "default") == "default":
+        options["augment"] = "shift"  # a mirrored digit is another digit (or none)
     settings = training.settings(APP, MODALITY, DEFAULTS, encoder, data, **options)
     adapt = adaptation.check(settings, adapt)  # --adapt STEPS
 
