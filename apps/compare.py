@@ -52,6 +52,12 @@ def build_parser():
     baselines.add_argument("--classical-only", action="store_true",
                            help="trainable apps: fit the classical baselines only, no neural runs")
     baselines.add_argument("--no-classical", action="store_true", help="skip the classical baselines")
+    parser.add_argument("--augment", default="default",
+                        help="trainable apps: the training augmentations (default: the app's; 'none')")
+    parser.add_argument("--schedule", default="default", choices=("default", "constant", "cosine"),
+                        help="trainable apps: the learning-rate schedule (default: the app's)")
+    parser.add_argument("--initializations", default="pretrained,scratch",
+                        help="comma-separated: pretrained and/or scratch (default both)")
     parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
     return parser
 
@@ -74,14 +80,16 @@ def main(argv=None):
     options, data_options = {}, None
     if args.app in CLASSIFIER_APPS:
         options = dict(epochs=args.epochs, learning_rate=args.learning_rate,
-                       max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples)
+                       max_train_examples=args.max_train_examples, max_test_examples=args.max_test_examples,
+                       augment=args.augment, schedule=args.schedule)
         if args.keywords:
             data_options = {"keywords": [w.strip() for w in args.keywords.split(",") if w.strip()]}
     elif args.app == "fill_mask" and args.run:
         options = {"run_dir": args.run}
     try:
         rows = compare(args.app, data=args.data, encoder=args.encoder, label_fractions=fractions,
-                       initializations=() if args.classical_only else ("pretrained", "scratch"),
+                       initializations=() if args.classical_only else tuple(
+                           i.strip() for i in args.initializations.split(",") if i.strip()),
                        freeze=args.freeze, data_options=data_options,
                        seeds=range(args.seed, args.seed + args.seeds), classical=not args.no_classical,
                        verbose=args.verbose, **options)
