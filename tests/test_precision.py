@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from mmpretrain.training.precision import choose_precision, cpu_flags, record_choice
@@ -111,3 +112,35 @@ def test_a_run_with_auto_builds_in_the_precision_the_machine_gets(tmp_path, monk
         in capsys.readouterr().out
     assert json.loads((tmp_path / "precision.json").read_text())["policy"] == policy
     assert json.loads((tmp_path / "config.json").read_text())["mixed_precision"] == "auto"
+
+
+def test_a_run_trained_in_mixed_bfloat16_exports_in_float32_with_parity(tmp_path):
+    """The SavedModel signatures are checked against the Keras model at 1e-5: that model must
+    compute in float32, as the export does (in bfloat16 they differ by ~4e-2)."""
+    import keras
+    from app_fixtures import _test_preset, tiny_pretraining_data
+
+    from mmpretrain.export.run_export import export_run
+    from mmpretrain.export.run_loader import load_run
+    from mmpretrain.training.config import PretrainConfig
+    from mmpretrain.training.pretraining_run import PretrainingRun
+
+    run_dir = str(tmp_path / "run")
+    with _test_preset() as preset:
+        config = PretrainConfig(
+            preset=preset, vocabulary_size=200, sequence_length=24, image_size=8, image_patch_size=2,
+            audio_seconds=1.0, steps=3, warmup_steps=1, eval_every=1000, checkpoint_every=1000,
+            global_batch_size=8, validation_examples=8, max_predictions=4, decoder_dim=16, mixed_precision=True,
+        )
+        run = PretrainingRun(config, run_dir, progress=False)
+        run.prepare(*tiny_pretraining_data())
+        run.train()
+        run.close()
+        saved = keras.saving.load_model(f"{run_dir}/backbone.keras", compile=False)
+        assert saved.dtype_policy.name == "mixed_bfloat16"
+        loaded = load_run(run_dir)
+        assert loaded.backbone.dtype_policy.name == "float32"
+        for ours, theirs in zip(loaded.backbone.get_weights(), saved.get_weights()):
+            np.testing.assert_array_equal(ours, theirs)
+        result = export_run(run_dir, output=str(tmp_path / "models"), name="mixed", tflite=False)
+    assert (tmp_path / "models" / "mixed" / "1" / "saved_model.pb").is_file() and result.encoder_dir

@@ -124,6 +124,21 @@ def _check_matches(run_dir, backbone, preprocessors):
             )
 
 
+def as_float32(backbone):
+    """The backbone computing in float32: a run trained in mixed bfloat16 keeps float32 weights
+    but its layers compute in bfloat16; exports, apps and continued runs start from the float32
+    model (the same weights), so the exported signatures match the Keras model they are checked
+    against (in bfloat16 the two differ by ~4e-2)."""
+    if backbone.dtype_policy.name == "float32":
+        return backbone
+    from mmpretrain.backbone import MultimodalBackbone
+
+    config = dict(backbone.get_config(), dtype="float32")
+    model = MultimodalBackbone.from_config(config)
+    model.set_weights(backbone.get_weights())
+    return model
+
+
 def load_run(run_dir):
     """Loads a finished pretraining run. Returns a `LoadedRun`.
 
@@ -153,6 +168,7 @@ def load_run(run_dir):
         ) from None
     if not hasattr(backbone, "modality_model") or not hasattr(backbone, "modalities"):
         raise ValueError(f"{path!r} holds a {type(backbone).__name__}, not a MultimodalBackbone. {fix}")
+    backbone = as_float32(backbone)
     preprocessors = _make_preprocessors(run_dir, configs, list(backbone.modalities))
     _check_matches(run_dir, backbone, preprocessors)
     return LoadedRun(
