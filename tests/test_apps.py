@@ -365,3 +365,29 @@ def test_cosine_schedule_warms_up_to_the_learning_rate_and_decays_to_zero(tiny):
     with pytest.raises(ValueError, match=r"schedule must be one of \['constant', 'cosine'\]; received 'linear'"):
         training.settings("sentiment", "text", app_module("sentiment").DEFAULTS, tiny["encoder"], schedule="linear",
                           export=False)
+
+
+def test_seeds_share_the_capped_pool_and_test_examples_and_differ_in_the_label_subset():
+    from apps.common.training import split_indices
+    from mmpretrain.data.data_splits import DataSplits
+
+    labels = {name: np.arange(n) % 4 for name, n in (("train", 400), ("validation", 80), ("test", 80))}
+    splits = DataSplits({k: [f"{k} {i}" for i in range(len(v))] for k, v in labels.items()}, "text", labels=labels,
+                        class_names=["a", "b", "c", "d"])
+    first, second = (split_indices(splits, 0.25, 200, 40, seed=s) for s in (0, 1))
+    for name in ("pool", "validation", "test"):
+        np.testing.assert_array_equal(first[name], second[name])
+    assert len(first["pool"]) == 200 and len(first["test"]) == 40 and 40 <= len(first["train"]) <= 60  # per-class rounding
+    assert set(first["train"]) <= set(first["pool"]) and set(first["train"]) != set(second["train"])
+    other = split_indices(splits, 0.25, 200, 40, seed=0, split_seed=1)
+    assert set(other["pool"]) != set(first["pool"])
+
+
+def test_an_adapted_encoder_is_keyed_by_its_training_inputs():
+    from apps.common.adaptation import inputs_digest
+
+    texts = ["a good film", "a bad film"]
+    assert inputs_digest(texts) == inputs_digest(list(texts))
+    assert inputs_digest(texts) != inputs_digest(["a good film", "a dull film"])
+    clips = [np.zeros(16000, np.float32), np.ones(8000, np.float32)]
+    assert inputs_digest(clips) != inputs_digest([clips[0], np.ones(8001, np.float32)])

@@ -71,6 +71,8 @@ def adaptation_config(source, modality, steps, train_count):
         warmup_steps=min(int(values.get("warmup_steps", 0)), steps // 10),
         eval_every=steps, checkpoint_every=steps, log_every=min(steps, 20), keep_checkpoints=1,
     )
+    if f"{modality}_examples" in known:  # every training input (the source's cap is for its own corpus)
+        values[f"{modality}_examples"] = 0
     return PretrainConfig.from_dict(values)
 
 
@@ -81,7 +83,7 @@ def training_inputs(splits, settings):
     from mmpretrain.modalities.registry import get_modality
 
     pool = split_indices(splits, 1.0, settings.max_train_examples, settings.max_test_examples,
-                         settings.seed)["pool"]
+                         settings.seed, settings.split_seed)["pool"]
     items = take(splits.inputs("train"), pool)
     examples, _ = get_modality(settings.modality).decode(items, "--adapt training inputs", settings.encoder_config)
     return examples, pool
@@ -94,6 +96,23 @@ def _split(examples, count, seed):
     if isinstance(examples, np.ndarray):
         return examples[kept], examples[held]
     return [examples[i] for i in kept], [examples[i] for i in held]
+
+
+def inputs_digest(examples):
+    """A fingerprint of the inputs themselves (strings or arrays): an adapted encoder is reused
+    only for the very training inputs it was adapted on (not another split of the same size)."""
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for example in examples:
+        if isinstance(example, (str, bytes)):
+            digest.update(example.encode("utf-8") if isinstance(example, str) else example)
+        else:
+            array = np.ascontiguousarray(example)
+            digest.update(f"{array.dtype}{array.shape}".encode())
+            digest.update(array.tobytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 def adapt_encoder(splits, settings, steps):
@@ -111,7 +130,8 @@ def adapt_encoder(splits, settings, steps):
     s = settings
     source = resolve_init_source(s.encoder_dir)
     examples, pool = training_inputs(splits, s)
-    digest = hashlib.sha256(f"{source.fingerprint} {subset_digest(pool)} {steps}".encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{source.fingerprint} {subset_digest(pool)} {steps} {s.data_name} "
+                            f"{s.split_seed} {inputs_digest(examples)}".encode()).hexdigest()[:10]
     root = s.report_dir or os.path.join("runs", "apps", s.app, data_slug(s.data_name))
     run_dir = os.path.join(root, f"adapt-{steps}-{digest}")
     output = os.path.join(run_dir, "saved_models")

@@ -138,7 +138,7 @@ def fit_and_score(x_train, y_train, x_validation, y_validation, x_test, y_test, 
 
 
 def classical_baseline(splits, modality, label_fraction=1.0, max_train_examples=None, max_test_examples=None,
-                       seed=0, info=None, c_grid=C_GRID):
+                       seed=0, info=None, c_grid=C_GRID, split_seed=0):
     """The classical baseline of `modality` on the run's examples (`training.split_indices`).
 
     Returns a dict: method, test_accuracy (None if it cannot be computed), reason (why not, or
@@ -150,7 +150,7 @@ def classical_baseline(splits, modality, label_fraction=1.0, max_train_examples=
     from mmpretrain.data.labeled import take
 
     started = time.perf_counter()
-    indices = split_indices(splits, label_fraction, max_train_examples, max_test_examples, seed)
+    indices = split_indices(splits, label_fraction, max_train_examples, max_test_examples, seed, split_seed)
     labels = {name: np.asarray(splits.labels(name))[indices[name]] for name in ("train", "validation", "test")}
     result = {
         "method": METHODS.get(modality, f"none for {modality}"), "test_accuracy": None, "reason": None,

@@ -91,7 +91,7 @@ def compare(app, data=None, encoder=None, label_fractions=(0.1, 1.0), initializa
                 caps = training.caps(script.DEFAULTS, options.get("max_train_examples", "default"),
                                      options.get("max_test_examples", "default"))
                 for fraction in label_fractions:
-                    baselines[fraction] = classical_baseline(splits, script.MODALITY, fraction, seed=seed,
+                    baselines[fraction] = classical_baseline(splits, script.MODALITY, fraction, seed=seed, split_seed=split_seed,
                                                              info=info, **caps)
                     _log_baseline(app, baselines[fraction], verbose)
             for init in initializations:

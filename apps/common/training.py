@@ -195,25 +195,30 @@ def _check_splits(app, splits, modality):
             raise ValueError(f"The {app} app needs a non-empty {name!r} split; received {splits!r}.")
 
 
-def split_indices(splits, label_fraction=1.0, max_train_examples=None, max_test_examples=None, seed=0):
+def split_indices(splits, label_fraction=1.0, max_train_examples=None, max_test_examples=None, seed=0,
+                  split_seed=0):
     """The examples a run uses, as indices into each split of `splits`: {"pool", "train",
     "validation", "test"}. `train` is the stratified `label_fraction` of the training pool (the
     training split capped at `max_train_examples`); validation and test are capped at
     `max_test_examples`. Every run on these splits with these settings (pretrained, scratch,
-    the classical baselines) uses exactly these examples. Extra test splits (`extra_test_splits`)
+    the classical baselines) uses exactly these examples. The caps (the training pool, the
+    validation and test examples) are drawn with `split_seed`, the label subset with `seed`:
+    every seed of a comparison trains from one pool and is scored on the same examples. Extra
+    test splits (`extra_test_splits`)
     are capped like the test split."""
-    from mmpretrain.data.label_fractions import stratified_subset, training_subset
+    from mmpretrain.data.label_fractions import stratified_subset
 
-    pool, train = training_subset(np.asarray(splits.labels("train")), label_fraction, max_train_examples, seed)
-    indices = {"pool": pool, "train": train}
+    labels = np.asarray(splits.labels("train"))
+    pool = stratified_subset(labels, 1.0, limit=max_train_examples, seed=split_seed)
+    indices = {"pool": pool, "train": pool[stratified_subset(labels[pool], label_fraction, seed=seed)]}
     for name in ("validation", "test", *extra_test_splits(splits)):
-        indices[name] = stratified_subset(splits.labels(name), 1.0, max_test_examples, seed)
+        indices[name] = stratified_subset(splits.labels(name), 1.0, max_test_examples, split_seed)
     return indices
 
 
 def extra_test_splits(splits):
     """Test splits beyond "test" (e.g. "test_amazon": another domain, "test_flite": a
-    synthesizer never heard in training): scored too, never trained or selected on."""
+    synthesizer never heard in fine-tuning): scored too, never trained or selected on."""
     return [name for name in splits.split_names if name.startswith("test_") and len(splits.inputs(name))]
 
 
@@ -234,7 +239,8 @@ def labeled_data(splits, settings):
     s = settings
     _check_splits(s.app, splits, s.modality)
     train_labels = np.asarray(splits.labels("train"))
-    indices = split_indices(splits, s.label_fraction, s.max_train_examples, s.max_test_examples, s.seed)
+    indices = split_indices(splits, s.label_fraction, s.max_train_examples, s.max_test_examples, s.seed,
+                            s.split_seed)
     pool, train_idx = indices["pool"], indices["train"]
 
     def part(split, indices):

@@ -213,7 +213,7 @@ def load_audio_data(data, info, keywords=None, voices=None, seed=0, progress=Tru
     With `speech`, `keywords` picks the words (a new list synthesizes new clips, cached);
     `voices` optionally limits the voices (ids like "en-us+f3", "flite:slt"). By default
     (`voices` None) the voices of `held_out_engine` are kept out of train/validation/test and
-    form one more split, `test_<engine>`: a synthesizer the model never heard (None: every
+    form one more split, `test_<engine>`: a synthesizer fine-tuning never hears (None: every
     engine's voices share the splits).
     """
     from mmpretrain import data as datasets

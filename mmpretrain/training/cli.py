@@ -15,7 +15,7 @@ def add_pretrain_parser(subparsers):
             "(domain-adaptive pretraining)."
         ),
     )
-    p.add_argument("--config", default="tiny", help="a config name (tiny, small) or a .py file defining CONFIG")
+    p.add_argument("--config", default="tiny", help="a config name (tiny, mini, small) or a .py file defining CONFIG")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set steps=200 (repeatable)")
     p.add_argument("--run-dir", default=None, help="where checkpoints, logs and the result go (default runs/CONFIG)")
