@@ -87,6 +87,25 @@ def tiny_encoder(root, steps=4):
     return run_dir, _CACHE[key]
 
 
+def tiny_app_data(root, tones=None, tones_per_class=30):
+    """The tiny encoder under `root` and the small data sets the app tests use (each built once):
+    {"root", "run", "encoder", "words" (a CSV of word classes), "tones" (root/TONES, a folder of
+    two tone classes, when `tones` names it), "models"}."""
+    from mmpretrain.modalities.text import load_vocabulary
+
+    run_dir, encoder_dir = tiny_encoder(root)
+    words = os.path.join(os.fspath(root), "words.csv")
+    if not os.path.exists(words):
+        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
+    data = {"root": root, "run": run_dir, "encoder": encoder_dir, "words": words,
+            "models": os.path.join(os.fspath(root), "saved_models")}
+    if tones:
+        data["tones"] = os.path.join(os.fspath(root), tones)
+        if not os.path.isdir(data["tones"]):
+            tone_folder(data["tones"], per_class=tones_per_class)
+    return data
+
+
 def word_table(path, vocabulary, rows_per_class=40, seed=0):
     """A CSV (text,label) whose classes use disjoint vocabulary words: easy to learn."""
     import csv

@@ -14,19 +14,10 @@ from app_fixtures import _test_preset, app_module
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from app_fixtures import tiny_encoder, tone_folder, word_table
+    from app_fixtures import tiny_app_data
 
-    from mmpretrain.modalities.text import load_vocabulary
-
-    root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
-    run_dir, encoder_dir = tiny_encoder(root)
-    words = str(root / "words.csv")
-    if not os.path.exists(words):
-        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
-    tones = str(root / "adapt-tones")
-    if not os.path.isdir(tones):
-        tone_folder(tones, per_class=40)
-    return {"run": run_dir, "encoder": encoder_dir, "words": words, "tones": tones}
+    return tiny_app_data(tmp_path_factory.getbasetemp() / "mmpretrain-apps", tones="adapt-tones",
+                         tones_per_class=40)
 
 
 def run_app(tiny, app, report_dir, **options):

@@ -15,20 +15,9 @@ from app_fixtures import app_module
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from app_fixtures import tiny_encoder, tone_folder, word_table
+    from app_fixtures import tiny_app_data
 
-    from mmpretrain.modalities.text import load_vocabulary
-
-    root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
-    run_dir, encoder_dir = tiny_encoder(root)
-    words = str(root / "words.csv")
-    if not os.path.exists(words):
-        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
-    tones = str(root / "tones")
-    if not os.path.isdir(tones):
-        tone_folder(tones)
-    return {"root": root, "run": run_dir, "encoder": encoder_dir, "words": words, "tones": tones,
-            "models": str(root / "saved_models")}
+    return tiny_app_data(tmp_path_factory.getbasetemp() / "mmpretrain-apps", tones="tones")
 
 
 def run_classifier(tiny, app, tmp_path, **options):

@@ -2,7 +2,6 @@
 with TF-IDF, constant and random embedders, and with the tiny real encoder through the app."""
 
 import json
-import os
 import zlib
 
 import numpy as np
@@ -114,16 +113,9 @@ def test_a_constant_embedder_ties_everywhere_and_scores_zero(vader_test):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from app_fixtures import tiny_encoder, word_table
+    from app_fixtures import tiny_app_data
 
-    from mmpretrain.modalities.text import load_vocabulary
-
-    root = tmp_path_factory.getbasetemp() / "mmpretrain-apps"
-    run_dir, encoder_dir = tiny_encoder(root)
-    words = str(root / "words.csv")
-    if not os.path.exists(words):
-        word_table(words, load_vocabulary(os.path.join(run_dir, "vocab.txt")))
-    return {"encoder": encoder_dir, "words": words}
+    return tiny_app_data(tmp_path_factory.getbasetemp() / "mmpretrain-apps")
 
 
 def test_the_app_and_compare_report_the_figures_of_the_tiny_encoder(tiny, tmp_path):
