@@ -98,3 +98,14 @@ def test_bad_voice_and_keywords_say_what_is_accepted(tmp_path):
     with pytest.raises(ValueError, match="distinct, non-empty"):
         load_spoken_keywords(["yes", "yes"], voices=VOICES, root=tmp_path)
     assert Voice.parse("en").id == "espeak-ng:en-gb"
+
+
+def test_audio_pretraining_speech_is_espeak_only_from_the_weighted_text_sources():
+    from mmpretrain.configs.tiny import CONFIG
+    from mmpretrain.data.sources.text_corpus import TEXT_SOURCES
+    from mmpretrain.modalities.audio import pretraining_speech_sources
+
+    sources, voices = pretraining_speech_sources(CONFIG)
+    assert voices and {voice.engine for voice in voices} == {"espeak-ng"}
+    dropped = {name for name, weight in CONFIG.text_source_weights.items() if weight == 0}
+    assert dropped and not dropped & set(sources) and set(sources) <= set(TEXT_SOURCES)

@@ -26,6 +26,7 @@ CONFIG = PretrainConfig(
     eval_every=500,
     checkpoint_every=250,
     text_examples=0,
+    text_source_weights={"movie-reviews": 3, "vader-train": 3},
     image_examples=0,
     audio_examples=1500,
 )

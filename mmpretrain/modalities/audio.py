@@ -26,6 +26,9 @@ from mmpretrain.modalities.augmentations import AUDIO_AUGMENTATIONS
 from mmpretrain.modalities.modality import Modality
 from mmpretrain.objectives.masked_patch_objective import MaskedPatchObjective
 
+# The speech engines that speak the default audio pretraining corpus.
+PRETRAINING_ENGINES = ("espeak-ng",)
+
 __all__ = [
     "ACCEPTED_FILE_FORMATS", "DB_OFFSET", "DB_SCALE", "SAMPLE_RATE", "AudioModality",
     "AudioPreprocessor", "load_audio", "log_mel_spectrogram", "pad_batch", "resample",
@@ -60,6 +63,21 @@ def sample_audio(sample_rate=SAMPLE_RATE, max_seconds=None):
         clips = [_tone(i, sample_rate) for i in range(4)]
     max_samples = int(round(max_seconds * sample_rate)) if max_seconds else None
     return pad_batch(clips, max_samples)
+
+
+def pretraining_speech_sources(config):
+    """(text sources, voices) of the default audio pretraining corpus for `config`.
+
+    The sentences come from the present text sources that the config trains on (weight > 0 in
+    `text_source_weights`), and only espeak-ng speaks them: flite stays a synthesizer that no
+    default model has heard, so the keyword app's `test_flite` split measures transfer.
+    """
+    from mmpretrain import data
+    from mmpretrain.data.sources.text_corpus import present_text_sources
+
+    weights = config.text_source_weights or {}
+    sources = [name for name in present_text_sources() if weights.get(name, 1) > 0]
+    return sources, data.default_voices(engines=PRETRAINING_ENGINES)
 
 
 class AudioModality(Modality):
@@ -106,11 +124,12 @@ class AudioModality(Modality):
     def default_pretraining_splits(self, config, progress):
         from mmpretrain import data
 
+        sources, voices = pretraining_speech_sources(config)
         total = config.audio_examples + config.validation_examples
         # Synthesized speech splits ~80/10/10: ask for enough sentences to fill train and validation.
         return data.load_spoken_sentences(
-            num_sentences=int(total * 1.25), seed=config.seed, max_seconds=config.audio_seconds,
-            progress=progress,
+            texts=data.corpus_texts(sources), num_sentences=int(total * 1.25), voices=voices,
+            seed=config.seed, max_seconds=config.audio_seconds, progress=progress,
         )
 
     def user_pretraining_splits(self, source, config):
