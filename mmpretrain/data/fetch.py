@@ -233,3 +233,107 @@ class PythonPackage:
                 f"[{self.source}] `pip install {self.distribution}` failed: "
                 f"{result.stderr.strip()[-800:]}\nRun by hand: {self.manual_command()}"
             )
+
+
+APT_HELPER = "/usr/lib/apt/apt-helper"
+
+
+@dataclasses.dataclass(frozen=True)
+class AptLists:
+    """Debian's package index and description translations, fetched by the ordinary apt client
+    into the cache (`<cache>/<folder>/lists`), not into the system's lists.
+
+    Debian machines often turn description translations off (`Acquire::Languages "none"` under
+    /etc/apt/apt.conf.d), so `fetch` runs `apt-get update` with its own lists directory and
+    `Acquire::Languages=<languages>`; the system's apt state is not touched. `read(kind)`
+    decompresses a list with `apt-helper cat-file` (lz4, xz, gz: whatever apt fetched).
+    """
+
+    source: str
+    folder: str
+    languages: tuple = ("en", "de", "fr")
+
+    @property
+    def requirement(self):
+        return f"apt-lists:{','.join(self.languages)}"
+
+    def lists_dir(self, root=None):
+        return cache_dir(root) / self.folder / "lists"
+
+    def _command(self, root=None):
+        return ["apt-get", "update", "-q", "-o", f"Dir::State::Lists={self.lists_dir(root)}",
+                "-o", f"Acquire::Languages={','.join(self.languages)}",
+                "-o", "APT::Get::List-Cleanup=false"]
+
+    def manual_command(self, root=None):
+        return f"mkdir -p {self.lists_dir(root)}/partial && {' '.join(self._command(root))}"
+
+    def _files(self, root=None):
+        folder = self.lists_dir(root)
+        if not folder.is_dir():
+            return {}
+        names = sorted(p.name for p in folder.iterdir() if p.is_file())
+        found = {}
+        for name in names:
+            match = re.search(r"_dists_([^_]+)_main_(?:binary-[^_]+_Packages|i18n_Translation-(\w+))", name)
+            if match:
+                kind = f"Translation-{match.group(2)}" if match.group(2) else "Packages"
+                found.setdefault(kind, []).append(folder / name)
+        return found
+
+    def present(self, root=None):
+        files = self._files(root)
+        return "Packages" in files and all(f"Translation-{lang}" in files for lang in self.languages)
+
+    def locate(self, root=None):
+        files = self._files(root)
+        missing = [k for k in ["Packages", *[f"Translation-{lang}" for lang in self.languages]]
+                   if k not in files]
+        if missing:
+            raise SourceMissingError(
+                self.source, f"{self.lists_dir(root)} holds no {missing[0]} list",
+                hint=f"it runs `{self.manual_command(root)}`",
+            )
+        return [path for paths in files.values() for path in paths]
+
+    def data_files(self, root=None):
+        return self.locate(root)
+
+    def version_of(self, root=None):
+        releases = sorted({re.sub(r"_dists_([^_]+)_.*", r" \1", p.name).split(" ")[-1]
+                           for p in self.locate(root)})
+        return "+".join(releases)
+
+    def read(self, kind, root=None):
+        """The decompressed text of every list of `kind` ("Packages", "Translation-en"...)."""
+        self.locate(root)
+        paths = self._files(root).get(kind)
+        if not paths:
+            raise SourceMissingError(self.source, f"no {kind} list in {self.lists_dir(root)}",
+                                     hint=f"it runs `{self.manual_command(root)}`")
+        texts = []
+        for path in paths:
+            result = subprocess.run([APT_HELPER, "cat-file", str(path)], capture_output=True)
+            if result.returncode != 0:
+                raise ValueError(f"{path} could not be decompressed by apt-helper: "
+                                 f"{result.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+            texts.append(result.stdout.decode("utf-8", "replace"))
+        return texts
+
+    def fetch(self, root=None, log=print):
+        if self.present(root):
+            return
+        if shutil.which("apt-get") is None or not os.path.exists(APT_HELPER):
+            raise FetchError(f"[{self.source}] needs Debian's apt (apt-get and {APT_HELPER}); "
+                             "this machine has none.")
+        (self.lists_dir(root) / "partial").mkdir(parents=True, exist_ok=True)
+        command = self._command(root)
+        log(f"[{self.source}] {' '.join(command)}")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        if result.returncode != 0 or not self.present(root):
+            raise FetchError(
+                f"[{self.source}] `{' '.join(command)}` failed (exit {result.returncode}): "
+                f"{(result.stderr or result.stdout).strip()[-800:]}\n"
+                f"Run by hand (as root): {self.manual_command(root)}"
+            )

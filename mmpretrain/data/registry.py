@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 from mmpretrain.data.cache import Manifest, SourceMissingError
 from mmpretrain.data.fetch import FetchError
-from mmpretrain.data.sources import digits, fashion_mnist, sentiment, speech, text_corpus
+from mmpretrain.data.sources import ddtp, digits, fashion_mnist, sentiment, speech, text_corpus
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +100,15 @@ SOURCES = {
             sentiment.PACKAGES["sms-spam"],
             sentiment.load_sms_spam,
             lambda root: _split_counts(sentiment.load_sms_spam(root=root)),
+        ),
+        Source(
+            "ddtp",
+            "text-pairs",
+            "Debian package descriptions: synopsis of each body, and their de/fr translations",
+            ddtp.PACKAGE,
+            ddtp.load_summarization_pairs,
+            ddtp.count,
+            after_fetch=ddtp.build_processed,
         ),
         Source(
             "fashion-mnist",

@@ -1,0 +1,152 @@
+"""Sequence-to-sequence: the DDTP pairs, the decoder, greedy and beam decoding, the app.
+
+The pairs are real Debian stanzas (tests/fixtures/ddtp); the model is the shared trunk at
+2 layers, width 16, with a WordPiece vocabulary learned (tf.text) from those stanzas.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "ddtp")
+
+
+def _read(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
+        return f.read()
+
+
+@pytest.fixture(scope="module")
+def records():
+    from mmpretrain.data.sources import ddtp
+
+    parsed = ddtp.read_descriptions({lang: [_read(f"Translation-{lang}")] for lang in ("en", "de", "fr")},
+                                    [_read("Packages")])
+    groups = ddtp.group_families(parsed)
+    return [dict(parsed[md5], group=groups[md5]) for md5 in sorted(parsed)]
+
+
+@pytest.fixture(scope="module")
+def model_and_pairs(records):
+    import keras
+
+    from mmpretrain.backbone import MultimodalBackbone
+    from mmpretrain.data.sources import ddtp
+    from mmpretrain.modalities.text_vocabulary import learn_vocabulary
+    from mmpretrain.tasks.seq2seq import Seq2SeqLM
+
+    items = ddtp.summarization_items(records, min_body_words=5)
+    sources, targets = [s for _, s, _ in items], [t for _, _, t in items]
+    vocabulary = learn_vocabulary(sources + targets, vocabulary_size=300)
+    keras.utils.set_random_seed(0)
+    backbone = MultimodalBackbone({"text": {"vocabulary_size": len(vocabulary), "max_length": 48}},
+                                  num_layers=2, hidden_dim=16, num_heads=2, intermediate_dim=32)
+    model = Seq2SeqLM(backbone, vocabulary, 48, target_length=12, num_layers=1, dropout=0.0)
+    return model, sources, targets
+
+
+def test_ddtp_stanzas_parse_into_synopsis_paragraphs_and_translations(records):
+    from mmpretrain.data.sources import ddtp
+
+    by_package = {p: r for r in records for p in r["packages"]}
+    assert len(records) == 22 and set(by_package) >= {"0ad", "libxml2-dev", "zstd"}
+    zeroad = by_package["0ad-data"]["en"]
+    assert zeroad["synopsis"] == "Real-time strategy game of ancient warfare (data files)"
+    assert len(zeroad["paragraphs"]) == 2 and zeroad["paragraphs"][1].startswith("This package contains")
+    assert "\n" not in zeroad["paragraphs"][0] and "  " not in zeroad["paragraphs"][0]
+    assert by_package["0ad"]["de"]["synopsis"] == "Echtzeit-Strategiespiel über antike Kriegsführung"
+    synopses = ddtp.translation_items(records, "de")
+    assert ("Real-time strategy game of ancient warfare", "Echtzeit-Strategiespiel über antike Kriegsführung") in [
+        (en, de) for _, en, de in synopses]
+    with pytest.raises(ValueError, match=r"Expected one of \['de', 'fr'\]"):
+        ddtp.translation_items(records, "es")
+
+
+def test_siblings_that_share_a_body_or_a_source_share_a_group_and_a_split(records):
+    from mmpretrain.data.sources import ddtp
+
+    group = {p: r["group"] for r in records for p in r["packages"]}
+    # one source package: libxml2, libxml2-dev, libxml2-doc; a shared first paragraph: 0ad, 0ad-data
+    assert group["libxml2"] == group["libxml2-dev"] == group["libxml2-doc"]
+    assert group["0ad"] == group["0ad-data"] == group["0ad-data-common"]
+    assert group["zstd"] != group["cowsay"]
+    for seed in range(5):
+        pairs = ddtp.load_summarization_pairs(seed=seed, records=records, min_body_words=5)
+        split_of = {g: name for name in pairs.split_names for g in pairs.groups[name]}
+        for name in pairs.split_names:
+            assert all(split_of[g] == name for g in pairs.groups[name])
+        assert len(pairs) == len({(s.lower(), t.lower()) for name in pairs.split_names for s, t in pairs.pairs[name]})
+
+
+def test_teacher_forcing_loss_falls(model_and_pairs):
+    import keras
+
+    model, sources, targets = model_and_pairs
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    data = model.pair_dataset(sources, targets, batch_size=8, shuffle_seed=0)
+    first = model.evaluate(data, verbose=0)
+    model.fit(data, epochs=25, verbose=0)
+    assert model.evaluate(data, verbose=0) < 0.6 * first
+
+
+def test_a_later_target_token_leaves_earlier_logits_unchanged(model_and_pairs):
+    model, sources, targets = model_and_pairs
+    inputs, _, _ = model.tokenize_pairs(tf.constant(sources[:3]), tf.constant(targets[:3]))
+    logits = model(inputs).numpy()
+    changed = inputs["decoder_ids"].numpy().copy()
+    changed[:, 6] = (changed[:, 6] + 7) % model.vocabulary_size
+    after = model(dict(inputs, decoder_ids=tf.constant(changed))).numpy()
+    np.testing.assert_allclose(after[:, :6], logits[:, :6], atol=1e-5)
+    assert np.abs(after[:, 6:] - logits[:, 6:]).max() > 1e-4
+
+
+def test_beam_width_one_equals_greedy(model_and_pairs):
+    model, sources, _ = model_and_pairs
+    ids, mask = model.tokenize_sources(tf.constant(sources[:6]))
+    greedy_ids, greedy_score = model.greedy_ids(ids, mask, 12, 0.0)
+    beam_ids, beam_score = model.beam_ids(ids, mask, 12, 1, 0.0)
+    np.testing.assert_array_equal(greedy_ids.numpy(), beam_ids.numpy())
+    np.testing.assert_allclose(greedy_score.numpy(), beam_score.numpy(), atol=1e-5)
+    four_ids, _ = model.beam_ids(ids, mask, 12, 4, 0.6)
+    assert four_ids.shape == greedy_ids.shape
+    assert model.generate(sources[:2], num_beams=1)["text"] == model.generate(sources[:2])["text"]
+
+
+def test_generation_stops_at_sep_and_respects_max_length(model_and_pairs):
+    model, sources, _ = model_and_pairs
+    ids, mask = model.tokenize_sources(tf.constant(sources[:4]))
+    out, _ = model.greedy_ids(ids, mask, 3, 0.6)
+    assert np.all(out.numpy()[:, 3:] == 0)
+    texts = model.generate(sources[:4], max_length=3)["text"]
+    assert all(len(t.split()) <= 3 for t in texts)
+
+
+def test_ids_to_text_joins_wordpieces_and_stops_at_sep():
+    from mmpretrain.tasks.seq2seq import ids_to_text
+
+    vocabulary = tf.constant(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "real", "-", "time", "game",
+                              "##s", "(", "data", ")", ","])
+    ids = tf.constant([[5, 6, 7, 8, 9, 13, 10, 11, 12, 3, 8, 0], [3, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0]])
+    assert [t.decode() for t in ids_to_text(ids, vocabulary).numpy()] == ["real - time games, (data)", ""]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_length": 0}, r"max_length must be an integer in \[1, 12\]"),
+    ({"max_length": 10_000}, r"max_length must be an integer in \[1, 12\]"),
+    ({"num_beams": 0}, r"num_beams must be an integer in \[1, 16\]"),
+    ({"length_penalty": "long"}, "length_penalty must be a number"),
+])
+def test_bad_generation_options_say_what_is_accepted(model_and_pairs, kwargs, message):
+    model, sources, _ = model_and_pairs
+    with pytest.raises(ValueError, match=message):
+        model.generate(sources[:1], **kwargs)
+
+
+def test_empty_and_non_string_inputs(model_and_pairs):
+    model, _, _ = model_and_pairs
+    out = model.generate(["", "zstd"])
+    assert len(out["text"]) == 2 and all(isinstance(t, str) for t in out["text"])
+    with pytest.raises(ValueError, match="string"):
+        model.generate([3, 4])
