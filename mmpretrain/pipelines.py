@@ -8,6 +8,7 @@
     mmpretrain.pipeline("audio-classification")("yes.wav")         # top 5 [{'label', 'score'}]
     mmpretrain.pipeline("fill-mask")("This is a great [MASK].")    # [{'score', 'token', 'token_str', 'sequence'}]
     mmpretrain.pipeline("feature-extraction")("Hello")             # [[[...D floats] per token]]
+    mmpretrain.pipeline("summarization")(long_text, num_beams=4)   # [{'summary_text': ...}]
 
     embed = mmpretrain.load("saved_models/mmpretrain_tiny")        # like hub.load(...)
     embed(["This is a great movie!"])                              # tf.Tensor [1, D]
@@ -19,6 +20,7 @@ Tasks and their default models (the newest version in saved_models/, see `models
     audio-classification                     saved_models/keyword_spotting      apps/keyword_spotting/train.py
     feature-extraction                       saved_models/mmpretrain_tiny       mmpretrain export
     fill-mask                                saved_models/fill_mask             apps/fill_mask/export.py
+    summarization                            saved_models/summarization         apps/summarization/train.py
 
 `model=` takes a model directory (NAME/, newest version) or a version directory. Inputs: strings,
 file paths, numpy arrays, bytes, or lists of them. The model's modality record reads them
@@ -39,6 +41,7 @@ TASK_ALIASES = {
     "audio-classification": "audio-classification",
     "feature-extraction": "feature-extraction",
     "fill-mask": "fill-mask",
+    "summarization": "summarization",
 }
 DEFAULT_MODELS = {
     "text-classification": "sentiment",
@@ -46,6 +49,7 @@ DEFAULT_MODELS = {
     "audio-classification": "keyword_spotting",
     "feature-extraction": "mmpretrain_tiny",
     "fill-mask": "fill_mask",
+    "summarization": "summarization",
 }
 TEXT_TASK_MODALITY = "text"  # what feature-extraction and fill-mask read (Hugging Face's text tasks)
 
@@ -249,12 +253,89 @@ class FillMaskPipeline(Pipeline):
         return {"score": score, "token": token_id, "token_str": word, "sequence": sequence}
 
 
+class Text2TextPipeline(Pipeline):
+    """Text generation with a sequence-to-sequence app's SavedModel (decoding inside the graph), in
+    Hugging Face's v4 shapes: one input -> [{"<kind>_text": str}], a list -> one such list each.
+
+    `max_length` (tokens written at most, 1 to the model's target length), `num_beams` (1 greedy,
+    up to 16) and `length_penalty` (GNMT's alpha, 0 to 5) default to the app's decoding, which the
+    `generate` signature uses; passing any of them calls `generate_with_options`. An empty or
+    whitespace-only string is refused with a ValueError, as in every text pipeline (the
+    SavedModel's `generate` itself decodes it); inputs longer than the encoder's sequence length
+    keep their first `source_length - 2` wordpieces.
+    """
+
+    output_key = "generated_text"
+
+    def __init__(self, task, model_dir, batch_size=32, top_k=None, **kwargs):
+        from mmpretrain.export.model_dirs import app_config
+        from mmpretrain.modalities import get_modality
+
+        super().__init__(task, model_dir, batch_size, top_k)
+        if top_k is not None:
+            raise ValueError(f"pipeline({task!r}) takes no top_k; use num_beams for beam search.")
+        self.config = app_config(model_dir)
+        if self.config.get("task") != task:
+            raise ValueError(
+                f"{model_dir!r} is a {self.config.get('task')!r} model ({self.config.get('app')!r}), not a "
+                f"{task!r} one; pass a {task} model (e.g. saved_models/{DEFAULT_MODELS.get(task, task)}).")
+        self.record = get_modality(TEXT_TASK_MODALITY)
+        self.defaults = dict(self.config["decoding"])
+        self.loaded = _load_saved_model(model_dir)
+        self.check_defaults(**kwargs)
+        self.call_defaults = kwargs
+
+    def check_defaults(self, max_length=None, num_beams=None, length_penalty=None):
+        from mmpretrain.tasks.seq2seq import check_generation_options
+
+        limit = int(self.config["target_length"])
+        return check_generation_options(
+            self.defaults["max_length"] if max_length is None else max_length,
+            self.defaults["num_beams"] if num_beams is None else num_beams,
+            self.defaults["length_penalty"] if length_penalty is None else length_penalty, limit)
+
+    def generate(self, items, max_length=None, num_beams=None, length_penalty=None):
+        import tensorflow as tf
+
+        options = dict(self.call_defaults)
+        for key, value in (("max_length", max_length), ("num_beams", num_beams), ("length_penalty", length_penalty)):
+            if value is not None:
+                options[key] = value
+        max_length, num_beams, length_penalty = self.check_defaults(**options)
+        default = (max_length, num_beams, length_penalty) == (
+            self.defaults["max_length"], self.defaults["num_beams"], self.defaults["length_penalty"])
+        texts = []
+        for batch in _batches(items, self.batch_size):
+            if default:
+                out = self.loaded.signatures[self.config.get("signature", "generate")](text=tf.constant(batch))
+            else:
+                out = self.loaded.generate_with_options({
+                    "text": tf.constant(batch), "max_length": tf.constant(max_length, tf.int32),
+                    "num_beams": tf.constant(num_beams, tf.int32),
+                    "length_penalty": tf.constant(length_penalty, tf.float32)})
+            texts += [t.decode("utf-8") for t in out["text"].numpy()]
+        return texts
+
+    def __call__(self, inputs, max_length=None, num_beams=None, length_penalty=None):
+        items, single = self.record.decode(inputs, self.task, self.config)
+        texts = self.generate(items, max_length, num_beams, length_penalty)
+        answers = [[{self.output_key: text}] for text in texts]
+        return answers[0] if single else [answer[0] for answer in answers]
+
+
+class SummarizationPipeline(Text2TextPipeline):
+    """`pipeline("summarization")(text)` -> [{"summary_text": ...}] (see `Text2TextPipeline`)."""
+
+    output_key = "summary_text"
+
+
 PIPELINES = {
     "text-classification": ClassificationPipeline,
     "image-classification": ClassificationPipeline,
     "audio-classification": ClassificationPipeline,
     "feature-extraction": FeatureExtractionPipeline,
     "fill-mask": FillMaskPipeline,
+    "summarization": SummarizationPipeline,
 }
 
 
@@ -281,7 +362,8 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
     canonical = TASK_ALIASES[task]
     batch_size = _check_positive_int("batch_size", batch_size)
     top_k = _check_positive_int("top_k", top_k, allow_none=True)
-    extra = set(kwargs) - ({"pooled"} if canonical == "feature-extraction" else set())
+    accepted = {"feature-extraction": {"pooled"}, "summarization": {"max_length", "num_beams", "length_penalty"}}
+    extra = set(kwargs) - accepted.get(canonical, set())
     if extra:
         raise ValueError(f"pipeline({task!r}) got unexpected arguments {sorted(extra)}.")
     model_dir = _resolve(canonical, model, shown=task)

@@ -59,6 +59,9 @@ def add_seq2seq_arguments(parser, app, epochs, max_train):
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
     parser.add_argument("--split-seed", type=int, default=0, help="the grouped train/validation/test split")
     parser.add_argument("--output", default=None, help=f"output folder (default runs/apps/{app}/TAG)")
+    parser.add_argument("--no-export", dest="export", action="store_false",
+                        help=f"skip the SavedModel export to saved_models/{app}/VERSION")
+    parser.add_argument("--models", default="saved_models", help="where the SavedModel version goes")
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -94,7 +97,7 @@ def sample_rows(count, total, seed):
     return sorted(np.random.default_rng(seed).choice(total, size=min(count, total), replace=False).tolist())
 
 
-def train_seq2seq(pairs, args, app, baseline_name, baseline):
+def train_seq2seq(pairs, args, app, baseline_name, baseline, task=None, extra_config=None):
     """Fits, scores and saves one Seq2SeqLM on `pairs` (a `PairSplits`) -> the metrics dict.
 
     `baseline(source) -> prediction` is scored on the same test examples (e.g. lead-8).
@@ -158,6 +161,12 @@ def train_seq2seq(pairs, args, app, baseline_name, baseline):
     }
     os.makedirs(output, exist_ok=True)
     model.save(os.path.join(output, "model.keras"))
+    if args.export:
+        from mmpretrain.export.seq2seq_export import export_seq2seq
+
+        export_seq2seq(model, app, task or app, args.models, sources[:100], metrics, num_beams=args.num_beams,
+                       length_penalty=args.length_penalty, extra_config=extra_config,
+                       log=(lambda m: None) if args.quiet else print)
     atomic_write_json(os.path.join(output, "metrics.json"), metrics)
     metrics["output"] = output
     return metrics, model

@@ -27,6 +27,7 @@ BUILD_COMMANDS = {
     "image_classification": "python apps/image_classification/train.py",
     "keyword_spotting": "python apps/keyword_spotting/train.py",
     "fill_mask": "python apps/fill_mask/export.py",
+    "summarization": "python apps/summarization/train.py",
 }
 
 

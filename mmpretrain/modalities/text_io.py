@@ -164,7 +164,7 @@ def check_text(item, what):
     if not item.strip():
         raise ValueError(
             f"{what} is an empty string{' (only whitespace)' if item else ''}; pass some text "
-            "to classify or embed."
+            "for the model to read."
         )
     return str(item)
 
