@@ -40,6 +40,11 @@ def test_list_counts_match_what_the_loaders_yield(capsys):
                 assert sum(sum(1 for _ in corpus.dataset(s)) for s in corpus.split_names) == len(
                     corpus
                 )
+        elif source.kind == "text-pairs":  # ddtp: summarization pairs and translation synopses
+            from mmpretrain.data.sources import ddtp
+
+            assert counts["summarization"] == len(source.loader())
+            assert counts["en-de"] == len(ddtp.translation_items(ddtp.load_records(), "de"))
         elif source.kind == "audio":
             plan = speech.plan_keyword_clips(voices=speech.default_voices(engines=(name,)))
             assert {s: counts[s] for s in plan} == {s: len(items) for s, items in plan.items()}

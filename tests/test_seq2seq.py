@@ -87,7 +87,7 @@ def test_teacher_forcing_loss_falls(model_and_pairs):
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     data = model.pair_dataset(sources, targets, batch_size=8, shuffle_seed=0)
     first = model.evaluate(data, verbose=0)
-    model.fit(data, epochs=25, verbose=0)
+    model.fit(data, epochs=25, verbose=0, shuffle=False)
     assert model.evaluate(data, verbose=0) < 0.6 * first
 
 
@@ -204,3 +204,42 @@ def test_summarization_pipeline_shapes_options_and_bad_input(model_and_pairs, tm
         summarize(42)
     with pytest.raises(ValueError, match="is a 'summarization' model, not a fill-mask one"):
         mmpretrain.pipeline("fill-mask", model=export["saved_model"])
+
+
+def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_exports(records, tmp_path):
+    import json
+
+    from app_fixtures import app_module, tiny_run
+
+    from mmpretrain.data.sources import ddtp
+
+    run_dir = tiny_run(tmp_path / "tiny")
+    pairs = ddtp.load_summarization_pairs(records=records, min_body_words=5, fractions=(0.5, 0.25, 0.25))
+    assert all(pairs.pairs[name] for name in pairs.split_names)
+    app = app_module("summarization")
+    results = {}
+    for flags in (["--max-test-examples", "3"], ["--from-scratch", "--no-export"]):
+        args = app.build_parser().parse_args(
+            ["--run", run_dir, "--epochs", "2", "--target-length", "8", "--decoder-layers", "1",
+             "--output", str(tmp_path / f"out{len(flags)}"), "--models", str(tmp_path / "models"), "--quiet",
+             *flags])
+        metrics, model = app.train_seq2seq(pairs, args, "summarization", "lead8", app.lead)
+        results[metrics["initialization"]] = metrics
+        assert set(metrics["scores"]) == {"rouge1", "rouge2", "rougeL"} == set(metrics["lead8"])
+        assert metrics["test_pairs"] == min(len(pairs.pairs["test"]), args.max_test_examples or 99)
+        assert len(metrics["examples"]) == min(10, metrics["test_pairs"])
+        with open(os.path.join(metrics["output"], "metrics.json")) as f:
+            assert json.load(f)["scores"] == metrics["scores"]
+    exported = results["pretrained"]["export"]
+    assert exported["parity"]["saved_model"]["exact_match"] == 1.0 and "export" not in results["scratch"]
+    lead = [app.lead(s) for s in pairs.sources("test")]
+    assert results["scratch"]["lead8"] == app.rouge_scores(pairs.targets("test"), lead)
+
+
+def test_rouge_of_identical_and_disjoint_texts():
+    from app_fixtures import app_module
+
+    rouge = app_module("summarization").rouge_scores
+    assert rouge(["a fast compression tool"], ["a fast compression tool"]) == {
+        "rouge1": 100.0, "rouge2": 100.0, "rougeL": 100.0}
+    assert rouge(["a fast compression tool"], ["strategy game"]) == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}

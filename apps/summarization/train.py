@@ -138,7 +138,7 @@ def train_seq2seq(pairs, args, app, baseline_name, baseline, task=None, extra_co
     best = restore_best_validation()
     started = time.perf_counter()
     history = model.fit(train_data, validation_data=validation_data, epochs=args.epochs,
-                        callbacks=[best], verbose=0 if args.quiet else 2)
+                        callbacks=[best], shuffle=False, verbose=0 if args.quiet else 2)
     fit_seconds = time.perf_counter() - started
 
     sources, references = [s for s, _ in test], [t for _, t in test]

