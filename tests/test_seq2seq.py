@@ -243,3 +243,37 @@ def test_rouge_of_identical_and_disjoint_texts():
     assert rouge(["a fast compression tool"], ["a fast compression tool"]) == {
         "rouge1": 100.0, "rouge2": 100.0, "rougeL": 100.0}
     assert rouge(["a fast compression tool"], ["strategy game"]) == {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+
+
+def test_rest_server_serves_generate_like_keras_and_refuses_bad_bodies(model_and_pairs, tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    from mmpretrain.export.seq2seq_export import export_seq2seq
+    from mmpretrain.serving.rest_server import make_server
+
+    model, sources, _ = model_and_pairs
+    export_seq2seq(model, "summarization", "summarization", str(tmp_path), sources[:2], {}, log=lambda m: None)
+    server = make_server(str(tmp_path), port=0).start_in_thread()
+
+    def post(body):
+        request = urllib.request.Request(server.url + "/v1/models/summarization:predict",
+                                         data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    try:
+        status, body = post({"signature_name": "generate", "instances": sources[:3]})
+        assert status == 200
+        assert [p["text"] for p in body["predictions"]] == model.generate(sources[:3])["text"]
+        status, body = post({"instances": [{"text": sources[0]}]})  # serving_default is generate
+        assert status == 200 and body["predictions"][0]["text"] == model.generate(sources[:1])["text"][0]
+        status, body = post({"instances": [3, 4]})
+        assert status == 400 and "error" in body
+    finally:
+        server.stop()
