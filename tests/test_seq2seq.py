@@ -80,10 +80,25 @@ def test_siblings_that_share_a_body_or_a_source_share_a_group_and_a_split(record
         assert len(pairs) == len({(s.lower(), t.lower()) for name in pairs.split_names for s, t in pairs.pairs[name]})
 
 
-def test_teacher_forcing_loss_falls(model_and_pairs):
+@pytest.fixture(scope="module")
+def copy_model_and_pairs(model_and_pairs):
+    """The pointer-generator output on the same backbone config and vocabulary."""
     import keras
 
+    from mmpretrain.tasks.seq2seq import Seq2SeqLM
+
     model, sources, targets = model_and_pairs
+    keras.utils.set_random_seed(0)
+    backbone = type(model.backbone).from_config(model.backbone.get_config())
+    return Seq2SeqLM(backbone, model.vocabulary, 48, target_length=12, num_layers=1, dropout=0.0,
+                     copy=True), sources, targets
+
+
+@pytest.mark.parametrize("fixture", ["model_and_pairs", "copy_model_and_pairs"])
+def test_teacher_forcing_loss_falls(request, fixture):
+    import keras
+
+    model, sources, targets = request.getfixturevalue(fixture)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     data = model.pair_dataset(sources, targets, batch_size=8, shuffle_seed=0)
     first = model.evaluate(data, verbose=0)
@@ -91,8 +106,9 @@ def test_teacher_forcing_loss_falls(model_and_pairs):
     assert model.evaluate(data, verbose=0) < 0.6 * first
 
 
-def test_a_later_target_token_leaves_earlier_logits_unchanged(model_and_pairs):
-    model, sources, targets = model_and_pairs
+@pytest.mark.parametrize("fixture", ["model_and_pairs", "copy_model_and_pairs"])
+def test_a_later_target_token_leaves_earlier_logits_unchanged(request, fixture):
+    model, sources, targets = request.getfixturevalue(fixture)
     inputs, _, _ = model.tokenize_pairs(tf.constant(sources[:3]), tf.constant(targets[:3]))
     logits = model(inputs).numpy()
     changed = inputs["decoder_ids"].numpy().copy()
@@ -102,8 +118,9 @@ def test_a_later_target_token_leaves_earlier_logits_unchanged(model_and_pairs):
     assert np.abs(after[:, 6:] - logits[:, 6:]).max() > 1e-4
 
 
-def test_beam_width_one_equals_greedy(model_and_pairs):
-    model, sources, _ = model_and_pairs
+@pytest.mark.parametrize("fixture", ["model_and_pairs", "copy_model_and_pairs"])
+def test_beam_width_one_equals_greedy(request, fixture):
+    model, sources, _ = request.getfixturevalue(fixture)
     ids, mask = model.tokenize_sources(tf.constant(sources[:6]))
     greedy_ids, greedy_score = model.greedy_ids(ids, mask, 12, 0.0)
     beam_ids, beam_score = model.beam_ids(ids, mask, 12, 1, 0.0)

@@ -50,6 +50,8 @@ def add_seq2seq_arguments(parser, app, epochs, max_train):
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--decoder-layers", type=int, default=2)
     parser.add_argument("--target-length", type=int, default=32, help="decoder positions (tokens written at most)")
+    parser.add_argument("--copy", action=argparse.BooleanOptionalAction, default=False,
+                        help="pointer-generator output: the decoder may copy source tokens (See et al. 2017)")
     parser.add_argument("--max-train-examples", type=cap, default=max_train,
                         help=f"cap on training pairs (default {max_train}; 'all' for every one)")
     parser.add_argument("--max-test-examples", type=cap, default=1000,
@@ -126,7 +128,7 @@ def train_seq2seq(pairs, args, app, baseline_name, baseline, task=None, extra_co
                          f"test {len(test)}); it needs pairs in each.")
 
     model = Seq2SeqLM.from_run(run_dir, from_scratch=args.from_scratch, seed=args.seed,
-                               target_length=args.target_length, num_layers=args.decoder_layers)
+                               target_length=args.target_length, num_layers=args.decoder_layers, copy=args.copy)
     keras.utils.set_random_seed(args.seed)
     steps = args.epochs * -(-len(train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=args.learning_rate,

@@ -13,6 +13,11 @@ Architecture (BART / Model Garden `Seq2SeqTransformer` shape, on the project's s
         -> N x Seq2SeqDecoderLayer (causal self-attention, cross-attention to memory, FFN)
         -> LN -> logits = h E^T + b  [B, T, V]        (E: the encoder's token embedding)
 
+With `copy=True` the output is a pointer-generator mixture (See et al., 2017): a gate g [B, T, 1]
+from the decoder state and an attention context mixes softmax(logits) with a copy distribution,
+one attention head over the source scattered onto the source's token ids; the "logits" are then
+log-probabilities.
+
 The target is `[CLS] y [SEP]` in the encoder's WordPiece vocabulary: [CLS] starts decoding and
 [SEP] ends it. Training is teacher forcing with label-smoothed cross-entropy over real target
 tokens (padding excluded). Decoding (`generate`) runs in TF ops inside one `tf.while_loop`, so
@@ -102,7 +107,7 @@ class Seq2SeqLM(keras.Model):
     """
 
     def __init__(self, backbone, vocabulary, source_length, target_length=DEFAULT_TARGET_LENGTH, num_layers=2,
-                 dropout=0.1, label_smoothing=0.1, modality="text", **kwargs):
+                 dropout=0.1, label_smoothing=0.1, modality="text", copy=False, **kwargs):
         super().__init__(**kwargs)
         if modality not in backbone.embedders:
             raise ValueError(f"Seq2SeqLM needs a backbone with the {modality!r} modality; it has "
@@ -121,6 +126,7 @@ class Seq2SeqLM(keras.Model):
         self.num_layers = int(num_layers)
         self.dropout = float(dropout)
         self.label_smoothing = float(label_smoothing)
+        self.copy = bool(copy)
         self.source_preprocessor = TextPreprocessor(self.vocabulary, self.source_length)
         self.target_preprocessor = TextPreprocessor(self.vocabulary, self.target_length + 1)
         self.vocabulary_table = tf.constant(self.vocabulary)
@@ -148,6 +154,13 @@ class Seq2SeqLM(keras.Model):
         for layer in self.decoder_layers:
             layer.build(tokens, tokens)
         self.output_norm.build(tokens)
+        if self.copy:  # pointer-generator: one attention head over the source, a copy/generate gate
+            self.copy_query = keras.layers.Dense(width, name="copy_query")
+            self.copy_key = keras.layers.Dense(width, name="copy_key")
+            self.copy_gate = keras.layers.Dense(1, name="copy_gate")
+            self.copy_query.build(tokens)
+            self.copy_key.build(tokens)
+            self.copy_gate.build((None, None, 2 * width))
         banned = tf.reduce_sum(tf.one_hot(list(NEVER_GENERATED), self.vocabulary_size), axis=0)
         self._banned = banned * NEG  # [V]: added to logits so these ids are never generated
         self._pad_only = tf.one_hot(PAD_ID, self.vocabulary_size, on_value=0.0, off_value=NEG)
@@ -192,8 +205,9 @@ class Seq2SeqLM(keras.Model):
                                  "segment_ids": tf.zeros_like(source_ids)}, modality=self.modality, training=training)
         return outputs["sequence_output"]
 
-    def decode(self, decoder_ids, memory, memory_mask, training=None):
-        """Logits [B, T, V] of decoder inputs [B, T] ([CLS] first) attending to `memory`."""
+    def decode(self, decoder_ids, memory, memory_mask, source_ids=None, training=None):
+        """Scores [B, T, V] of decoder inputs [B, T] ([CLS] first) attending to `memory`: logits,
+        or with `copy` the log of the pointer-generator mixture (which needs `source_ids`)."""
         length = tf.shape(decoder_ids)[1]
         x = tf.gather(self.token_embedding, decoder_ids)  # [B, T, D]
         x = x + self.position_embedding[tf.newaxis, :length, :]
@@ -201,11 +215,34 @@ class Seq2SeqLM(keras.Model):
         for layer in self.decoder_layers:
             x = layer(x, memory, memory_mask=memory_mask, training=training)
         x = self.output_norm(x)
-        return tf.matmul(x, self.token_embedding, transpose_b=True) + self.output_bias
+        logits = tf.matmul(x, self.token_embedding, transpose_b=True) + self.output_bias  # [B, T, V]
+        if not self.copy:
+            return logits
+        return self.copy_mixture(x, logits, memory, memory_mask, source_ids)
+
+    def copy_mixture(self, x, logits, memory, memory_mask, source_ids):
+        """log(g * softmax(logits) + (1 - g) * copy), copy = attention over the source scattered
+        onto the source's token ids; [CLS], [SEP] and padding are never copied. x: [B, T, D]."""
+        source_ids = tf.cast(source_ids, tf.int32)
+        copyable = tf.logical_and(tf.cast(memory_mask, tf.bool),
+                                  tf.logical_not(tf.reduce_any(tf.equal(source_ids[:, :, None],
+                                                                        tf.constant(NEVER_GENERATED + (EOS_ID,))),
+                                                               axis=-1)))  # [B, S]
+        scores = tf.matmul(self.copy_query(x), self.copy_key(memory), transpose_b=True)  # [B, T, S]
+        scores = scores / tf.sqrt(tf.cast(tf.shape(x)[-1], scores.dtype))
+        scores = tf.where(copyable[:, None, :], scores, NEG)
+        attention = tf.nn.softmax(scores, axis=-1)
+        attention = attention * tf.cast(copyable[:, None, :], attention.dtype)  # a source of no copyable token
+        context = tf.matmul(attention, memory)  # [B, T, D]
+        gate = tf.sigmoid(self.copy_gate(tf.concat([x, context], axis=-1)))  # [B, T, 1]: generate
+        copied = tf.einsum("bts,bsv->btv", attention, tf.one_hot(source_ids, self.vocabulary_size))
+        mixture = gate * tf.nn.softmax(logits, axis=-1) + (1.0 - gate) * copied
+        return tf.math.log(mixture + 1e-9)
 
     def call(self, inputs, training=None):
         memory = self.encode(inputs["source_ids"], inputs["source_mask"], training=training)
-        return self.decode(inputs["decoder_ids"], memory, inputs["source_mask"], training=training)
+        return self.decode(inputs["decoder_ids"], memory, inputs["source_mask"], inputs["source_ids"],
+                           training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Label-smoothed cross-entropy, averaged over the real target tokens of the batch."""
@@ -236,8 +273,8 @@ class Seq2SeqLM(keras.Model):
         return data.batch(batch_size).map(self.tokenize_pairs, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
     # ------------------------------------------------------------------ decoding (TF ops)
-    def _step_log_probs(self, decoder_ids, step, memory, memory_mask):
-        logits = self.decode(decoder_ids, memory, memory_mask, training=False)  # [N, T, V]
+    def _step_log_probs(self, decoder_ids, step, memory, memory_mask, source_ids):
+        logits = self.decode(decoder_ids, memory, memory_mask, source_ids, training=False)  # [N, T, V]
         logits = tf.gather(logits, step, axis=1) + self._banned  # [N, V]
         return tf.nn.log_softmax(logits, axis=-1)
 
@@ -251,7 +288,7 @@ class Seq2SeqLM(keras.Model):
         positions = tf.range(self.target_length)[tf.newaxis, :]
 
         def body(step, decoder_ids, out, finished, total, lengths):
-            log_probs = self._step_log_probs(decoder_ids, step, memory, source_mask)  # [B, V]
+            log_probs = self._step_log_probs(decoder_ids, step, memory, source_mask, source_ids)  # [B, V]
             token = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
             token = tf.where(finished, PAD_ID, token)
             gained = tf.where(finished, 0.0, tf.reduce_max(log_probs, axis=-1))
@@ -279,10 +316,12 @@ class Seq2SeqLM(keras.Model):
         length = self.target_length
         memory = tf.repeat(memory, k, axis=0)  # [B*K, S, D]
         memory_mask = tf.repeat(source_mask, k, axis=0)
+        beam_source_ids = tf.repeat(source_ids, k, axis=0)
         positions = tf.range(length)[tf.newaxis, tf.newaxis, :]
 
         def body(step, decoder_ids, out, scores, finished, lengths):
-            log_probs = self._step_log_probs(tf.reshape(decoder_ids, [-1, length]), step, memory, memory_mask)
+            log_probs = self._step_log_probs(tf.reshape(decoder_ids, [-1, length]), step, memory, memory_mask,
+                                             beam_source_ids)
             log_probs = tf.reshape(log_probs, [batch, k, vocab])
             log_probs = tf.where(finished[:, :, None], self._pad_only[None, None, :], log_probs)
             candidates = tf.reshape(scores[:, :, None] + log_probs, [batch, k * vocab])
@@ -348,7 +387,7 @@ class Seq2SeqLM(keras.Model):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "vocabulary": self.vocabulary,
                 "source_length": self.source_length, "target_length": self.target_length,
                 "num_layers": self.num_layers, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
-                "modality": self.modality, "name": self.name}
+                "modality": self.modality, "copy": self.copy, "name": self.name}
 
     @classmethod
     def from_config(cls, config):
@@ -360,6 +399,6 @@ class Seq2SeqLM(keras.Model):
         """A short JSON-able summary (sizes) for reports."""
         return json.loads(json.dumps({
             "source_length": self.source_length, "target_length": self.target_length,
-            "decoder_layers": self.num_layers, "vocabulary_size": self.vocabulary_size,
+            "decoder_layers": self.num_layers, "vocabulary_size": self.vocabulary_size, "copy": self.copy,
             "hidden_dim": self.backbone.hidden_dim, "parameters": int(self.count_params()),
         }))
