@@ -180,6 +180,9 @@ def test_export_generates_the_keras_strings_in_a_fresh_process(model_and_pairs, 
     inputs = sources[:6] + [""]
     export = export_seq2seq(model, "summarization", "summarization", str(tmp_path), inputs, {}, log=lambda m: None)
     assert export["parity"]["saved_model"] == {"exact_match": 1.0, "examples": 7}
+    assert export["parity"]["tflite"]["greedy"] == {"identical_outputs": 1.0, "examples": 7}
+    assert all(not op.startswith("Flex") for part in ("encode", "decode_step")
+               for op in export["parity"]["tflite"][part]["ops"])
     script = (
         "import json, sys\n"
         "import tensorflow as tf, tensorflow_text\n"
@@ -205,7 +208,7 @@ def test_summarization_pipeline_shapes_options_and_bad_input(model_and_pairs, tm
 
     model, sources, _ = model_and_pairs
     export = export_seq2seq(model, "summarization", "summarization", str(tmp_path), sources[:2], {},
-                            log=lambda m: None)
+                            tflite=False, log=lambda m: None)
     summarize = mmpretrain.pipeline("summarization", model=export["saved_model"])
     one = summarize(sources[0])
     assert one == [{"summary_text": model.generate(sources[0])["text"][0]}]
@@ -235,7 +238,7 @@ def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_export
     assert all(pairs.pairs[name] for name in pairs.split_names)
     app = app_module("summarization")
     results = {}
-    for flags in (["--max-test-examples", "3"], ["--from-scratch", "--no-export"]):
+    for flags in (["--max-test-examples", "3", "--no-tflite"], ["--from-scratch", "--no-export"]):
         args = app.build_parser().parse_args(
             ["--run", run_dir, "--epochs", "2", "--target-length", "8", "--decoder-layers", "1",
              "--output", str(tmp_path / f"out{len(flags)}"), "--models", str(tmp_path / "models"), "--quiet",
@@ -271,7 +274,8 @@ def test_rest_server_serves_generate_like_keras_and_refuses_bad_bodies(model_and
     from mmpretrain.serving.rest_server import make_server
 
     model, sources, _ = model_and_pairs
-    export_seq2seq(model, "summarization", "summarization", str(tmp_path), sources[:2], {}, log=lambda m: None)
+    export_seq2seq(model, "summarization", "summarization", str(tmp_path), sources[:2], {}, tflite=False,
+                   log=lambda m: None)
     server = make_server(str(tmp_path), port=0).start_in_thread()
 
     def post(body):
@@ -294,3 +298,15 @@ def test_rest_server_serves_generate_like_keras_and_refuses_bad_bodies(model_and
         assert status == 400 and "error" in body
     finally:
         server.stop()
+
+
+def test_summarization_cli_refuses_bad_flags_before_training(capsys):
+    from app_fixtures import app_module
+
+    app = app_module("summarization")
+    for flags, message in ((["--num-beams", "0"], "num_beams must be an integer in [1, 16]"),
+                           (["--epochs", "0"], "--epochs must be at least 1"),
+                           (["--length-penalty", "9"], "length_penalty must be a number in [0, 5]"),
+                           (["--run", "no/such/run"], "does not exist")):
+        assert app.main(flags) == 2
+        assert message in capsys.readouterr().err

@@ -63,6 +63,8 @@ def add_seq2seq_arguments(parser, app, epochs, max_train):
     parser.add_argument("--output", default=None, help=f"output folder (default runs/apps/{app}/TAG)")
     parser.add_argument("--no-export", dest="export", action="store_false",
                         help=f"skip the SavedModel export to saved_models/{app}/VERSION")
+    parser.add_argument("--no-tflite", dest="tflite", action="store_false",
+                        help="skip the TFLite files (encoder + one decoder step)")
     parser.add_argument("--models", default="saved_models", help="where the SavedModel version goes")
     parser.add_argument("--quiet", action="store_true")
 
@@ -110,8 +112,14 @@ def train_seq2seq(pairs, args, app, baseline_name, baseline, task=None, extra_co
 
     from apps.common.training import restore_best_validation
     from mmpretrain.atomic_files import atomic_write_json
-    from mmpretrain.tasks.seq2seq import Seq2SeqLM
+    from mmpretrain.tasks.seq2seq import Seq2SeqLM, check_generation_options
 
+    for name in ("epochs", "batch_size", "decoder_layers"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1; received {getattr(args, name)}.")
+    if not 2 <= args.target_length <= 512:
+        raise ValueError(f"--target-length must be in [2, 512]; received {args.target_length}.")
+    check_generation_options(args.target_length, args.num_beams, args.length_penalty, args.target_length)
     run_dir = resolve_run(args.run, args.encoder)
     tag = "scratch" if args.from_scratch else "pretrained"
     output = args.output or os.path.join("runs", "apps", app, f"{tag}-seed{args.seed}")
@@ -167,7 +175,7 @@ def train_seq2seq(pairs, args, app, baseline_name, baseline, task=None, extra_co
         from mmpretrain.export.seq2seq_export import export_seq2seq
 
         export_seq2seq(model, app, task or app, args.models, sources[:100], metrics, num_beams=args.num_beams,
-                       length_penalty=args.length_penalty, extra_config=extra_config,
+                       length_penalty=args.length_penalty, extra_config=extra_config, tflite=args.tflite,
                        log=(lambda m: None) if args.quiet else print)
     atomic_write_json(os.path.join(output, "metrics.json"), metrics)
     metrics["output"] = output
