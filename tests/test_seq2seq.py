@@ -310,3 +310,22 @@ def test_summarization_cli_refuses_bad_flags_before_training(capsys):
                            (["--run", "no/such/run"], "does not exist")):
         assert app.main(flags) == 2
         assert message in capsys.readouterr().err
+
+
+def test_a_saved_model_keras_file_reloads_in_a_fresh_process_with_the_same_outputs(copy_model_and_pairs, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    model, sources, _ = copy_model_and_pairs
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    script = ("import json, sys, keras\n"
+              "import mmpretrain.tasks.seq2seq\n"
+              "m = keras.saving.load_model(sys.argv[1], compile=False)\n"
+              "print(json.dumps(m.generate(json.loads(sys.argv[2]), num_beams=2)['text']))\n")
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", KERAS_BACKEND="tensorflow")
+    result = subprocess.run([sys.executable, "-c", script, path, json.dumps(sources[:4])], capture_output=True,
+                            text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == model.generate(sources[:4], num_beams=2)["text"]

@@ -36,6 +36,7 @@ import json
 import keras
 import tensorflow as tf
 
+import mmpretrain.backbone  # noqa: F401  (registers MultimodalBackbone for load_model)
 from mmpretrain.layers.seq2seq_decoder_layer import Seq2SeqDecoderLayer
 from mmpretrain.modalities.text_preprocessor import TextPreprocessor
 from mmpretrain.modalities.text_vocabulary import CLS_ID, MASK_ID, PAD_ID, SEP_ID, UNK_ID
