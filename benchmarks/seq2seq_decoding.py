@@ -32,7 +32,8 @@ def main(argv=None):
     import tensorflow as tf
 
     import mmpretrain.tasks.seq2seq  # noqa: F401  (registers Seq2SeqLM)
-    from apps.summarization.train import lead, rouge_scores, sample_rows
+    from apps.common.seq2seq import sample_rows
+    from apps.summarization.train import lead, rouge_scores
     from mmpretrain.data.sources import ddtp
 
     model = keras.saving.load_model(args.model, compile=False)

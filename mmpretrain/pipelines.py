@@ -9,6 +9,7 @@
     mmpretrain.pipeline("fill-mask")("This is a great [MASK].")    # [{'score', 'token', 'token_str', 'sequence'}]
     mmpretrain.pipeline("feature-extraction")("Hello")             # [[[...D floats] per token]]
     mmpretrain.pipeline("summarization")(long_text, num_beams=4)   # [{'summary_text': ...}]
+    mmpretrain.pipeline("translation", src_lang="en", tgt_lang="de")("A text editor")  # [{'translation_text'}]
 
     embed = mmpretrain.load("saved_models/mmpretrain_tiny")        # like hub.load(...)
     embed(["This is a great movie!"])                              # tf.Tensor [1, D]
@@ -21,6 +22,7 @@ Tasks and their default models (the newest version in saved_models/, see `models
     feature-extraction                       saved_models/mmpretrain_tiny       mmpretrain export
     fill-mask                                saved_models/fill_mask             apps/fill_mask/export.py
     summarization                            saved_models/summarization         apps/summarization/train.py
+    translation_en_to_de (_fr), translation  saved_models/translation_en_to_de  apps/translation/train.py --target de
 
 `model=` takes a model directory (NAME/, newest version) or a version directory. Inputs: strings,
 file paths, numpy arrays, bytes, or lists of them. The model's modality record reads them
@@ -42,7 +44,11 @@ TASK_ALIASES = {
     "feature-extraction": "feature-extraction",
     "fill-mask": "fill-mask",
     "summarization": "summarization",
+    "translation": "translation",
+    "translation_en_to_de": "translation_en_to_de",
+    "translation_en_to_fr": "translation_en_to_fr",
 }
+TRANSLATION_PAIRS = (("en", "de"), ("en", "fr"))
 DEFAULT_MODELS = {
     "text-classification": "sentiment",
     "image-classification": "image_classification",
@@ -50,6 +56,8 @@ DEFAULT_MODELS = {
     "feature-extraction": "mmpretrain_tiny",
     "fill-mask": "fill_mask",
     "summarization": "summarization",
+    "translation_en_to_de": "translation_en_to_de",
+    "translation_en_to_fr": "translation_en_to_fr",
 }
 TEXT_TASK_MODALITY = "text"  # what feature-extraction and fill-mask read (Hugging Face's text tasks)
 
@@ -329,6 +337,22 @@ class SummarizationPipeline(Text2TextPipeline):
     output_key = "summary_text"
 
 
+class TranslationPipeline(Text2TextPipeline):
+    """`pipeline("translation_en_to_de")(text)` or `pipeline("translation", src_lang="en",
+    tgt_lang="fr")(text)` -> [{"translation_text": ...}] (see `Text2TextPipeline`)."""
+
+    output_key = "translation_text"
+
+
+def translation_task(src_lang, tgt_lang):
+    """"translation" + languages -> "translation_<src>_to_<tgt>", or a ValueError listing the pairs."""
+    pairs = [f"{a}->{b}" for a, b in TRANSLATION_PAIRS]
+    if (src_lang, tgt_lang) not in TRANSLATION_PAIRS:
+        raise ValueError(f"pipeline('translation') has no model for src_lang={src_lang!r}, tgt_lang={tgt_lang!r}; "
+                         f"the language pairs it has: {pairs} (e.g. src_lang='en', tgt_lang='de').")
+    return f"translation_{src_lang}_to_{tgt_lang}"
+
+
 PIPELINES = {
     "text-classification": ClassificationPipeline,
     "image-classification": ClassificationPipeline,
@@ -336,6 +360,8 @@ PIPELINES = {
     "feature-extraction": FeatureExtractionPipeline,
     "fill-mask": FillMaskPipeline,
     "summarization": SummarizationPipeline,
+    "translation_en_to_de": TranslationPipeline,
+    "translation_en_to_fr": TranslationPipeline,
 }
 
 
@@ -344,14 +370,17 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
 
     Args:
         task: "sentiment-analysis" (= "text-classification"), "image-classification",
-            "audio-classification", "feature-extraction" or "fill-mask".
+            "audio-classification", "feature-extraction", "fill-mask", "summarization",
+            "translation_en_to_de", "translation_en_to_fr", or "translation" with `src_lang` and
+            `tgt_lang` keywords.
         model: a model directory (saved_models/NAME: its newest version), a version directory
             (saved_models/NAME/VERSION) or a bare name under saved_models/. None: the default
             model of the task; if it is missing, the error names the command that builds it.
         batch_size: inputs per call of the model.
         top_k: how many labels/tokens to return per input (default: classification of text 1,
             of images/audio 5; fill-mask 5).
-        kwargs: `pooled=True` for feature-extraction (one vector per input).
+        kwargs: `pooled=True` for feature-extraction (one vector per input); `max_length`,
+            `num_beams`, `length_penalty` for summarization and translation (call defaults).
     """
     if not isinstance(task, str):
         raise ValueError(f"task must be a string such as 'sentiment-analysis'; received {type(task).__name__}.")
@@ -360,9 +389,14 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"Unknown task {task!r}.{hint} Supported tasks: {sorted(TASK_ALIASES)}.")
     canonical = TASK_ALIASES[task]
+    if canonical == "translation":
+        canonical = translation_task(kwargs.pop("src_lang", None), kwargs.pop("tgt_lang", None))
+        task = canonical
     batch_size = _check_positive_int("batch_size", batch_size)
     top_k = _check_positive_int("top_k", top_k, allow_none=True)
-    accepted = {"feature-extraction": {"pooled"}, "summarization": {"max_length", "num_beams", "length_penalty"}}
+    generation = {"max_length", "num_beams", "length_penalty"}
+    accepted = {"feature-extraction": {"pooled"}, "summarization": generation, "translation_en_to_de": generation,
+                "translation_en_to_fr": generation}
     extra = set(kwargs) - accepted.get(canonical, set())
     if extra:
         raise ValueError(f"pipeline({task!r}) got unexpected arguments {sorted(extra)}.")

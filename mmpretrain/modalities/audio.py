@@ -73,10 +73,9 @@ def pretraining_speech_sources(config):
     default model has heard, so the keyword app's `test_flite` split measures transfer.
     """
     from mmpretrain import data
-    from mmpretrain.data.sources.text_corpus import present_text_sources
+    from mmpretrain.data.sources.text_corpus import present_text_sources, source_weight
 
-    weights = config.text_source_weights or {}
-    sources = [name for name in present_text_sources() if weights.get(name, 1) > 0]
+    sources = [name for name in present_text_sources() if source_weight(config.text_source_weights, name) > 0]
     return sources, data.default_voices(engines=PRETRAINING_ENGINES)
 
 

@@ -120,10 +120,11 @@ class TextModality(Modality):
         if os.path.exists(path):
             vocabulary = load_vocabulary(path)
         else:
-            vocabulary = learn_vocabulary(list(examples[:VOCABULARY_SAMPLE]), vocabulary_size=config.vocabulary_size)
+            vocabulary = learn_vocabulary(list(examples[:VOCABULARY_SAMPLE]), vocabulary_size=config.vocabulary_size,
+                                          lower_case=config.text_lower_case)
             if chief:
                 save_vocabulary(vocabulary, path)
-        return TextPreprocessor(vocabulary, config.sequence_length)
+        return TextPreprocessor(vocabulary, config.sequence_length, lower_case=config.text_lower_case)
 
     def pretraining_examples(self, items, config):
         return text_chunks(items, max(8, int(config.sequence_length * 0.6)))

@@ -82,8 +82,9 @@ class TextPreprocessor(tf.Module):
         i.e. the longer segment is cut first (BERT's "longest first"), each keeps its
         first wordpieces.
 
-    Normalisation: lower-case + NFD + strip accents ("Café" == "cafe"). A word that
-    cannot be spelled with the vocabulary's pieces becomes one `[UNK]` (id 1).
+    Normalisation: lower-case + NFD + strip accents ("Café" == "cafe"); with
+    `lower_case=False` (a cased, multilingual vocabulary) none: "Café" stays "Café". A word
+    that cannot be spelled with the vocabulary's pieces becomes one `[UNK]` (id 1).
 
     Input validation (`ValueError` naming what was received and what is accepted):
     non-string dtypes, rank > 1 tensors, ragged/sparse tensors and pair batches of
@@ -109,8 +110,12 @@ class TextPreprocessor(tf.Module):
         vocabulary: Union[list[str], PathLike],
         sequence_length: int = 128,
         name: str | None = None,
+        lower_case: bool = True,
     ):
         super().__init__(name=name)
+        if not isinstance(lower_case, bool):
+            raise ValueError(f"lower_case must be True or False; received {lower_case!r}.")
+        self._lower_case = lower_case
         if isinstance(vocabulary, (str, os.PathLike)):
             vocab = load_vocabulary(vocabulary)
         else:
@@ -133,7 +138,7 @@ class TextPreprocessor(tf.Module):
                 token_out_type=tf.int32,
                 unknown_token=UNK_TOKEN,
                 support_detokenization=True,
-                lower_case_nfd_strip_accents=True,
+                lower_case_nfd_strip_accents=lower_case,
             )
         except Exception as e:  # the C++ model builder raises RuntimeError
             raise ValueError(
@@ -179,9 +184,17 @@ class TextPreprocessor(tf.Module):
         return len(RESERVED_TOKENS)
 
     # ------------------------------------------------------------------ config
+    @property
+    def lower_case(self) -> bool:
+        return self._lower_case
+
     def get_config(self) -> dict[str, Any]:
-        """JSON-able config: `{"vocabulary": [...], "sequence_length": L}`."""
-        return {"vocabulary": list(self._vocab), "sequence_length": self._sequence_length}
+        """JSON-able config: `{"vocabulary": [...], "sequence_length": L}`, plus
+        `"lower_case": False` for a cased vocabulary."""
+        config = {"vocabulary": list(self._vocab), "sequence_length": self._sequence_length}
+        if not self._lower_case:
+            config["lower_case"] = False
+        return config
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "TextPreprocessor":
@@ -190,11 +203,11 @@ class TextPreprocessor(tf.Module):
                 f"TextPreprocessor.from_config expects a dict with 'vocabulary' and "
                 f"'sequence_length' (from get_config()); received {config!r:.200}."
             )
-        unknown = set(config) - {"vocabulary", "sequence_length", "name"}
+        unknown = set(config) - {"vocabulary", "sequence_length", "name", "lower_case"}
         if unknown:
             raise ValueError(
                 f"TextPreprocessor.from_config received unknown keys {sorted(unknown)}; it "
-                "accepts 'vocabulary', 'sequence_length' and optionally 'name'."
+                "accepts 'vocabulary', 'sequence_length' and optionally 'name' and 'lower_case'."
             )
         return cls(**dict(config))
 

@@ -28,7 +28,8 @@ little; `benchmarks/` measures milliseconds per example).
 Input rules: sources longer than the encoder's sequence length keep their first L - 2
 wordpieces (the text preprocessor's rule); training targets longer than `target_length` keep
 their first `target_length - 1` wordpieces, then [SEP]. An empty source decodes like any input
-([CLS] [SEP]). Outputs are in the tokenizer's normalised form: lower case, no accents.
+([CLS] [SEP]). Outputs are in the tokenizer's normalised form: lower case without accents, or as written
+for a cased vocabulary (`lower_case=False`, e.g. a multilingual run).
 """
 
 import json
@@ -108,7 +109,7 @@ class Seq2SeqLM(keras.Model):
     """
 
     def __init__(self, backbone, vocabulary, source_length, target_length=DEFAULT_TARGET_LENGTH, num_layers=2,
-                 dropout=0.1, label_smoothing=0.1, modality="text", copy=False, **kwargs):
+                 dropout=0.1, label_smoothing=0.1, modality="text", copy=False, lower_case=True, **kwargs):
         super().__init__(**kwargs)
         if modality not in backbone.embedders:
             raise ValueError(f"Seq2SeqLM needs a backbone with the {modality!r} modality; it has "
@@ -128,8 +129,10 @@ class Seq2SeqLM(keras.Model):
         self.dropout = float(dropout)
         self.label_smoothing = float(label_smoothing)
         self.copy = bool(copy)
-        self.source_preprocessor = TextPreprocessor(self.vocabulary, self.source_length)
-        self.target_preprocessor = TextPreprocessor(self.vocabulary, self.target_length + 1)
+        self.lower_case = bool(lower_case)
+        self.source_preprocessor = TextPreprocessor(self.vocabulary, self.source_length, lower_case=self.lower_case)
+        self.target_preprocessor = TextPreprocessor(self.vocabulary, self.target_length + 1,
+                                                    lower_case=self.lower_case)
         self.vocabulary_table = tf.constant(self.vocabulary)
         self.vocabulary_size = len(self.vocabulary)
         width = backbone.hidden_dim
@@ -193,7 +196,8 @@ class Seq2SeqLM(keras.Model):
                 mine.set_weights(theirs.get_weights())
             backbone.final_norm.set_weights(run.backbone.final_norm.get_weights())
         preprocessor = run.preprocessors[modality]
-        return cls(backbone, preprocessor.vocabulary, preprocessor.sequence_length, modality=modality, **kwargs)
+        return cls(backbone, preprocessor.vocabulary, preprocessor.sequence_length, modality=modality,
+                   lower_case=preprocessor.lower_case, **kwargs)
 
     # ------------------------------------------------------------------ the network
     @property
@@ -388,7 +392,7 @@ class Seq2SeqLM(keras.Model):
         return {"backbone": keras.saving.serialize_keras_object(self.backbone), "vocabulary": self.vocabulary,
                 "source_length": self.source_length, "target_length": self.target_length,
                 "num_layers": self.num_layers, "dropout": self.dropout, "label_smoothing": self.label_smoothing,
-                "modality": self.modality, "copy": self.copy, "name": self.name}
+                "modality": self.modality, "copy": self.copy, "lower_case": self.lower_case, "name": self.name}
 
     @classmethod
     def from_config(cls, config):

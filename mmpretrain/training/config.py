@@ -84,6 +84,8 @@ class PretrainConfig:
     mix: dict = dataclasses.field(default_factory=lambda: {"text": 2, "image": 1, "audio": 1})
     vocabulary_size: int = 4000
     sequence_length: int = 64
+    # False: a cased vocabulary and no accent stripping (multilingual text, translation targets)
+    text_lower_case: bool = True
     image_size: int = 28
     image_patch_size: int = 4
     image_channels: int = 1

@@ -307,13 +307,14 @@ def _decompress(path):
     return result.stdout.decode("utf-8", "replace")
 
 
-def training_texts(files, seed=0, fractions=DEFAULT_FRACTIONS):
-    """English synopses and paragraphs of the descriptions whose group is in the train split."""
+def training_texts(files, seed=0, fractions=DEFAULT_FRACTIONS, language="en"):
+    """Synopses and paragraphs in `language` of the descriptions whose group is in the train split."""
     documents = []
     for record in records_from_files(files):
-        if assign_split(f"ddtp|{record['group']}", seed, fractions) == "train":
-            documents.append(record["en"]["synopsis"])
-            documents.extend(record["en"]["paragraphs"])
+        text = record.get(language)
+        if text and assign_split(f"ddtp|{record['group']}", seed, fractions) == "train":
+            documents.append(text["synopsis"])
+            documents.extend(text["paragraphs"])
     return documents
 
 

@@ -64,8 +64,18 @@ PACKAGES = {
     # In-domain text for the summarization and translation apps: the English package
     # descriptions of the ddtp train split (split seed 0), fetched by apt into the cache.
     "debian-descriptions": AptLists("debian-descriptions", "ddtp", languages=("en", "de", "fr")),
+    # Their German and French translations (the same train split), for a multilingual encoder.
+    "debian-descriptions-de": AptLists("debian-descriptions-de", "ddtp", languages=("en", "de", "fr")),
+    "debian-descriptions-fr": AptLists("debian-descriptions-fr", "ddtp", languages=("en", "de", "fr")),
 }
 TEXT_SOURCES = tuple(PACKAGES)
+# Sources a config must name to use (weight > 0): the non-English ones.
+OPT_IN_SOURCES = ("debian-descriptions-de", "debian-descriptions-fr")
+
+
+def source_weight(weights, name):
+    """A source's weight in `weights` (default 1, or 0 for `OPT_IN_SOURCES`)."""
+    return (weights or {}).get(name, 0 if name in OPT_IN_SOURCES else 1)
 
 _READERS = {
     "python-docs": lambda files: read_python_docs(files[0]),
@@ -76,6 +86,8 @@ _READERS = {
     "movie-reviews": lambda files: read_movie_reviews(files[0]),
     "vader-train": lambda files: read_vader_training_texts(files[0]),
     "debian-descriptions": lambda files: read_debian_training_texts(files),
+    "debian-descriptions-de": lambda files: read_debian_training_texts(files, "de"),
+    "debian-descriptions-fr": lambda files: read_debian_training_texts(files, "fr"),
 }
 
 
@@ -86,13 +98,13 @@ def read_vader_training_texts(archive):
     return vader_training_texts(archive, seed=0)
 
 
-def read_debian_training_texts(files):
-    """The English descriptions of the ddtp train split (split seed 0): each synopsis and each
-    paragraph one document. No validation or test description of the summarization or
+def read_debian_training_texts(files, language="en"):
+    """The descriptions (in `language`) of the ddtp train split (split seed 0): each synopsis and
+    each paragraph one document. No validation or test description of the summarization or
     translation apps is among them (their splits are the same family groups)."""
     from mmpretrain.data.sources.ddtp import training_texts
 
-    return training_texts(files, seed=0)
+    return training_texts(files, seed=0, language=language)
 
 
 # === Cached documents per source ===
@@ -200,7 +212,8 @@ def load_text_corpus(sources=None, seed=0, fractions=DEFAULT_FRACTIONS, root=Non
         fractions: (train, validation, test) fractions.
         root: the cache folder (default: $MMPRETRAIN_CACHE or ~/.cache/mmpretrain).
         weights: {source: integer weight}: each document of the source is listed that many
-            times (0 leaves it out; unnamed sources count once), so a sample of the corpus
+            times (0 leaves it out; unnamed sources count once, except the non-English
+            `OPT_IN_SOURCES`, which count only when named), so a sample of the corpus
             draws in-domain text more often. Repeats of a document share its split.
 
     `counts["per_source"]` gives documents and megabytes of UTF-8 text per source after
@@ -209,11 +222,11 @@ def load_text_corpus(sources=None, seed=0, fractions=DEFAULT_FRACTIONS, root=Non
     """
     weights = check_weights(weights)
     per_source = corpus_documents(sources, root)
-    documents = [doc for name, docs in per_source.items() for doc in docs * weights.get(name, 1)]
+    documents = [doc for name, docs in per_source.items() for doc in docs * source_weight(weights, name)]
     counts = {
         "per_source": {name: text_counts(docs) for name, docs in per_source.items()},
         **{k: v for k, v in text_counts(documents).items()},
-        "weights": {name: weights.get(name, 1) for name in per_source},
+        "weights": {name: source_weight(weights, name) for name in per_source},
     }
     return build_splits(documents, documents, "text", seed, fractions, counts=counts)
 
