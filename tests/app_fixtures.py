@@ -54,9 +54,10 @@ def tiny_pretraining_data():
     return train, validation
 
 
-def tiny_run(root, steps=4, lower_case=True):
+def tiny_run(root, steps=4, lower_case=True, text_only=False):
     """A finished pretraining run directory under `root` (built once per process); with
-    `lower_case=False` its vocabulary is cased (what the translation app needs)."""
+    `lower_case=False` its vocabulary is cased (what the translation app needs); `text_only`
+    pretrains the text modality alone (faster)."""
     from mmpretrain.training.config import PretrainConfig
     from mmpretrain.training.pretraining_run import PretrainingRun
 
@@ -68,7 +69,7 @@ def tiny_run(root, steps=4, lower_case=True):
             preset=preset, vocabulary_size=200, sequence_length=24, image_size=8, image_patch_size=2,
             audio_seconds=1.0, steps=steps, warmup_steps=1, eval_every=1000, checkpoint_every=1000,
             global_batch_size=8, validation_examples=8, max_predictions=4, decoder_dim=16,
-            text_lower_case=lower_case,
+            text_lower_case=lower_case, **({"mix": {"text": 1}} if text_only else {}),
         )
         run = PretrainingRun(config, run_dir, progress=False)
         run.prepare(*tiny_pretraining_data())

@@ -99,11 +99,11 @@ def test_teacher_forcing_loss_falls(request, fixture):
     import keras
 
     model, sources, targets = request.getfixturevalue(fixture)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
     data = model.pair_dataset(sources, targets, batch_size=8, shuffle_seed=0)
     first = model.evaluate(data, verbose=0)
-    model.fit(data, epochs=25, verbose=0, shuffle=False)
-    assert model.evaluate(data, verbose=0) < 0.6 * first
+    model.fit(data, epochs=12, verbose=0, shuffle=False)
+    assert model.evaluate(data, verbose=0) < 0.7 * first
 
 
 @pytest.mark.parametrize("fixture", ["model_and_pairs", "copy_model_and_pairs"])
@@ -228,42 +228,53 @@ def test_summarization_pipeline_shapes_options_and_bad_input(model_and_pairs, tm
 
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory):
-    """A tiny finished pretraining run with a lower-cased vocabulary, and one with a cased one."""
+    """The app tests' tiny run (lower-cased vocabulary; shared with tests/test_apps.py in one
+    session) and a text-only one with a cased vocabulary."""
     from app_fixtures import tiny_run
 
-    root = tmp_path_factory.mktemp("seq2seq-runs")
-    return {"lower": tiny_run(root / "lower"), "cased": tiny_run(root / "cased", lower_case=False)}
+    base = tmp_path_factory.getbasetemp()
+    return {"lower": tiny_run(base / "mmpretrain-apps"),
+            "cased": tiny_run(base / "mmpretrain-seq2seq-cased", lower_case=False, text_only=True)}
 
 
-def test_summarization_app_trains_pretrained_and_scratch_scores_rouge_and_exports(records, tiny_runs, tmp_path):
+def test_summarization_app_trains_scores_rouge_against_lead8_and_exports(records, tiny_runs, tmp_path):
     import json
 
     from app_fixtures import app_module
 
     from mmpretrain.data.sources import ddtp
 
-    run_dir = tiny_runs["lower"]
     pairs = ddtp.load_summarization_pairs(records=records, min_body_words=5, fractions=(0.5, 0.25, 0.25))
     assert all(pairs.pairs[name] for name in pairs.split_names)
     app = app_module("summarization")
-    results = {}
-    for flags in (["--max-test-examples", "3", "--no-tflite"], ["--from-scratch", "--no-export"]):
-        args = app.build_parser().parse_args(
-            ["--run", run_dir, "--epochs", "2", "--target-length", "8", "--decoder-layers", "1",
-             "--output", str(tmp_path / f"out{len(flags)}"), "--models", str(tmp_path / "models"), "--quiet",
-             *flags])
-        metrics, model = app.train_seq2seq(pairs, args, "summarization", score=app.rouge_scores,
-                                           baselines={"lead8": lambda sources, train: [app.lead(s) for s in sources]})
-        results[metrics["initialization"]] = metrics
-        assert set(metrics["scores"]) == {"rouge1", "rouge2", "rougeL"} == set(metrics["baselines"]["lead8"])
-        assert metrics["test_pairs"] == min(len(pairs.pairs["test"]), args.max_test_examples or 99)
-        assert len(metrics["examples"]) == min(10, metrics["test_pairs"])
-        with open(os.path.join(metrics["output"], "metrics.json")) as f:
-            assert json.load(f)["scores"] == metrics["scores"]
-    exported = results["pretrained"]["export"]
-    assert exported["parity"]["saved_model"]["exact_match"] == 1.0 and "export" not in results["scratch"]
+    args = app.build_parser().parse_args(
+        ["--run", tiny_runs["lower"], "--epochs", "1", "--target-length", "8", "--decoder-layers", "1",
+         "--output", str(tmp_path / "out"), "--models", str(tmp_path / "models"), "--quiet", "--no-tflite"])
+    metrics, model = app.train_seq2seq(pairs, args, "summarization", score=app.rouge_scores,
+                                       baselines={"lead8": lambda sources, train: [app.lead(s) for s in sources]})
+    assert set(metrics["scores"]) == {"rouge1", "rouge2", "rougeL"} == set(metrics["baselines"]["lead8"])
+    assert metrics["test_pairs"] == len(pairs.pairs["test"]) and metrics["initialization"] == "pretrained"
+    assert len(metrics["examples"]) == min(10, metrics["test_pairs"])
+    with open(os.path.join(metrics["output"], "metrics.json")) as f:
+        assert json.load(f)["scores"] == metrics["scores"]
+    assert metrics["export"]["parity"]["saved_model"]["exact_match"] == 1.0
     lead = [app.lead(s) for s in pairs.sources("test")]
-    assert results["scratch"]["baselines"]["lead8"] == app.rouge_scores(pairs.targets("test"), lead)
+    assert metrics["baselines"]["lead8"] == app.rouge_scores(pairs.targets("test"), lead)
+
+
+def test_from_scratch_keeps_the_architecture_and_the_decoder_init_but_not_the_encoder(tiny_runs):
+    from mmpretrain.export.run_loader import load_run
+    from mmpretrain.tasks.seq2seq import Seq2SeqLM
+
+    run = load_run(tiny_runs["lower"])
+    pretrained = Seq2SeqLM.from_run(run, seed=3, target_length=8, num_layers=1)
+    scratch = Seq2SeqLM.from_run(run, from_scratch=True, seed=3, target_length=8, num_layers=1)
+    np.testing.assert_array_equal(pretrained.backbone.blocks[0].get_weights()[0],
+                                  run.backbone.blocks[0].get_weights()[0])
+    assert not np.allclose(scratch.backbone.blocks[0].get_weights()[0], run.backbone.blocks[0].get_weights()[0])
+    for mine, theirs in zip(pretrained.decoder_layers[0].get_weights(), scratch.decoder_layers[0].get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    assert [w.shape for w in pretrained.get_weights()] == [w.shape for w in scratch.get_weights()]
 
 
 def test_rouge_of_identical_and_disjoint_texts():
