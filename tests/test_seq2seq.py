@@ -411,3 +411,22 @@ def test_translation_pipeline_names_the_language_pairs_it_has():
         mmpretrain.pipeline("translation", src_lang="en", tgt_lang="es")
     with pytest.raises(ValueError, match="no model for src_lang=None"):
         mmpretrain.pipeline("translation")
+
+
+def test_no_repeat_ngram_bans_exactly_the_tokens_that_would_repeat_an_ngram(model_and_pairs):
+    model, sources, _ = model_and_pairs
+    a, b, c, d = 20, 21, 22, 23
+    ids = tf.constant([[2, a, b, c, a, b, 0, 0, 0, 0, 0, 0], [2, a, b, d, a, c, 0, 0, 0, 0, 0, 0]])
+    ban = model.repeat_ban(ids, tf.constant(5), 3).numpy() < -1
+    assert [list(np.flatnonzero(row)) for row in ban] == [[c], []]  # "a b" was followed by c before
+    unigram = model.repeat_ban(ids, tf.constant(5), 1).numpy() < -1
+    assert list(np.flatnonzero(unigram[1])) == [a, b, c, d]
+    source_ids, source_mask = model.tokenize_sources(tf.constant(sources[:6]))
+    for decode in (lambda: model.greedy_ids(source_ids, source_mask, 12, 0.6, 1),
+                   lambda: model.beam_ids(source_ids, source_mask, 12, 3, 0.6, 1)):
+        out = decode()[0].numpy()
+        for row in out:
+            written = [t for t in row if t > 4]
+            assert len(written) == len(set(written))
+    with pytest.raises(ValueError, match=r"no_repeat_ngram_size must be an integer in \[0, 12\]"):
+        model.generate(sources[:1], no_repeat_ngram_size=-1)

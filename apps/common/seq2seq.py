@@ -38,6 +38,8 @@ def add_seq2seq_arguments(parser, app, epochs, max_train):
                         help="test pairs scored (default 1000; 'all' for every one)")
     parser.add_argument("--num-beams", type=int, default=1, help="decoding for the scores: 1 greedy, >1 beam")
     parser.add_argument("--length-penalty", type=float, default=0.6)
+    parser.add_argument("--no-repeat-ngram-size", type=int, default=0,
+                        help="never write the same n-gram twice (0: off; Hugging Face's option)")
     parser.add_argument("--seed", type=int, default=0, help="initialisation and shuffling")
     parser.add_argument("--split-seed", type=int, default=0, help="the grouped train/validation/test split")
     parser.add_argument("--output", default=None, help=f"output folder (default runs/apps/{app}/TAG)")
@@ -77,7 +79,7 @@ def train_seq2seq(pairs, args, app, score, baselines, task=None, extra_config=No
 
     from apps.common.training import restore_best_validation
     from mmpretrain.atomic_files import atomic_write_json
-    from mmpretrain.tasks.seq2seq import Seq2SeqLM, check_generation_options
+    from mmpretrain.tasks.seq2seq import Seq2SeqLM, check_generation_options, check_repeat_size
 
     for name in ("epochs", "batch_size", "decoder_layers"):
         if getattr(args, name) < 1:
@@ -85,6 +87,7 @@ def train_seq2seq(pairs, args, app, score, baselines, task=None, extra_config=No
     if not 2 <= args.target_length <= 512:
         raise ValueError(f"--target-length must be in [2, 512]; received {args.target_length}.")
     check_generation_options(args.target_length, args.num_beams, args.length_penalty, args.target_length)
+    check_repeat_size(args.no_repeat_ngram_size, args.target_length)
     run_dir = resolve_run(args.run, args.encoder)
     tag = "scratch" if args.from_scratch else "pretrained"
     output = args.output or os.path.join("runs", "apps", app, f"{tag}-seed{args.seed}")
@@ -119,7 +122,8 @@ def train_seq2seq(pairs, args, app, score, baselines, task=None, extra_config=No
     sources, references = [s for s, _ in test], [t for _, t in test]
     scored_references = references if normalize is None else normalize(model, references)
     started = time.perf_counter()
-    generated = model.generate(sources, num_beams=args.num_beams, length_penalty=args.length_penalty)
+    generated = model.generate(sources, num_beams=args.num_beams, length_penalty=args.length_penalty,
+                               no_repeat_ngram_size=args.no_repeat_ngram_size)
     generate_seconds = time.perf_counter() - started
     shown = sample_rows(10, len(test), 7)
     metrics = {
@@ -128,6 +132,7 @@ def train_seq2seq(pairs, args, app, score, baselines, task=None, extra_config=No
         "epochs": args.epochs, "best_epoch": best.best_epoch, "fit_seconds": round(fit_seconds, 1),
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()},
         "decoding": {"num_beams": args.num_beams, "length_penalty": args.length_penalty,
+                     "no_repeat_ngram_size": args.no_repeat_ngram_size,
                      "ms_per_example": round(1000 * generate_seconds / len(test), 2)},
         "model": model.describe(),
         "scores": score(scored_references, generated["text"]),
@@ -144,6 +149,7 @@ def train_seq2seq(pairs, args, app, score, baselines, task=None, extra_config=No
 
         export_seq2seq(model, app, task or app, args.models, sources[:100], metrics, num_beams=args.num_beams,
                        length_penalty=args.length_penalty, extra_config=extra_config, tflite=args.tflite,
+                       no_repeat_ngram_size=args.no_repeat_ngram_size,
                        log=(lambda m: None) if args.quiet else print)
     atomic_write_json(os.path.join(output, "metrics.json"), metrics)
     metrics["output"] = output

@@ -12,8 +12,8 @@
       assets.extra/tflite/APP_decode_step_float32.tflite  {decoder_ids [B, T], memory, source_mask,
                                                            source_ids, step [1]} -> log_probs [B, V]
 
-`generate` uses the app's decoding (greedy or beam search, its length penalty and the model's
-full target length); `generate_with_options` is what the pipelines call when a caller passes
+`generate` uses the app's decoding (greedy or beam search, its length penalty, its
+no-repeat n-gram size and the model's full target length); `generate_with_options` is what the pipelines call when a caller passes
 `max_length`, `num_beams` or `length_penalty` (always beam search, which at one beam equals
 greedy decoding). The SavedModel needs only tensorflow and tensorflow_text to load.
 
@@ -32,18 +32,20 @@ OUTPUTS = ("text", "score")
 FORMAT = "mmpretrain.app"
 
 
-def generation_functions(model, num_beams, length_penalty):
+def generation_functions(model, num_beams, length_penalty, no_repeat_ngram_size=0):
     """(generate, generate_with_options) as one-argument functions for `write_saved_model`."""
     import tensorflow as tf
 
     def generate(text):
-        out = model.generate_graph(text, model.target_length, int(num_beams), float(length_penalty))
+        out = model.generate_graph(text, model.target_length, int(num_beams), float(length_penalty),
+                                   int(no_repeat_ngram_size))
         return {"text": out["text"], "score": out["score"]}
 
     def generate_with_options(inputs):
         max_length = tf.clip_by_value(tf.cast(inputs["max_length"], tf.int32), 1, model.target_length)
         beams = tf.clip_by_value(tf.cast(inputs["num_beams"], tf.int32), 1, 16)
-        out = model.generate_graph(inputs["text"], max_length, beams, tf.cast(inputs["length_penalty"], tf.float32))
+        out = model.generate_graph(inputs["text"], max_length, beams, tf.cast(inputs["length_penalty"], tf.float32),
+                                   int(no_repeat_ngram_size))
         return {"text": out["text"], "score": out["score"]}
 
     text = tf.TensorSpec([None], tf.string, name="text")
@@ -150,7 +152,7 @@ def run_generate(path, texts, batch_size=64):
 
 
 def export_seq2seq(model, app, task, output, test_sources, metrics, num_beams=1, length_penalty=0.6,
-                   extra_config=None, tflite=True, log=print):
+                   extra_config=None, tflite=True, no_repeat_ngram_size=0, log=print):
     """Writes saved_models/APP/VERSION for `model` (a `Seq2SeqLM`); returns the export section.
 
     `test_sources`: inputs on which the reloaded SavedModel must give the Keras strings.
@@ -159,13 +161,15 @@ def export_seq2seq(model, app, task, output, test_sources, metrics, num_beams=1,
     from mmpretrain.export import serving_layout
     from mmpretrain.export.saved_model_writer import write_saved_model
 
-    reference = model.generate(list(test_sources), num_beams=num_beams, length_penalty=length_penalty)["text"]
-    (generate, spec), (with_options, options_spec) = generation_functions(model, num_beams, length_penalty)
+    reference = model.generate(list(test_sources), num_beams=num_beams, length_penalty=length_penalty,
+                               no_repeat_ngram_size=no_repeat_ngram_size)["text"]
+    (generate, spec), (with_options, options_spec) = generation_functions(model, num_beams, length_penalty,
+                                                                          no_repeat_ngram_size)
     config = {
         "format": FORMAT, "format_version": 1, "app": app, "task": task, "modality": "text",
         "signature": "generate", "outputs": list(OUTPUTS),
         "decoding": {"num_beams": int(num_beams), "length_penalty": float(length_penalty),
-                     "max_length": model.target_length},
+                     "max_length": model.target_length, "no_repeat_ngram_size": int(no_repeat_ngram_size)},
         "source_length": model.source_length, "target_length": model.target_length,
         "sequence_length": model.source_length, **(extra_config or {}),
     }

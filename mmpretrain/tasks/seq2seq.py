@@ -64,6 +64,13 @@ def check_generation_options(max_length, num_beams, length_penalty, limit):
     return int(max_length), int(num_beams), float(length_penalty)
 
 
+def check_repeat_size(value, limit):
+    """no_repeat_ngram_size checked: an integer in [0, limit] (0 is off)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+        raise ValueError(f"no_repeat_ngram_size must be an integer in [0, {limit}] (0: off); received {value!r}.")
+    return int(value)
+
+
 def length_normalizer(lengths, alpha):
     """GNMT's length penalty ((5 + n) / 6) ** alpha; lengths count tokens up to [SEP]."""
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
@@ -283,17 +290,37 @@ class Seq2SeqLM(keras.Model):
         logits = tf.gather(logits, step, axis=1) + self._banned  # [N, V]
         return tf.nn.log_softmax(logits, axis=-1)
 
+    def repeat_ban(self, decoder_ids, step, size):
+        """[N, V] additive mask: NEG on every token that would repeat an n-gram (n = `size`) of
+        the tokens generated so far (decoder_ids[:, 1:step + 1]); zeros for size 0."""
+        if not size:
+            return tf.zeros([tf.shape(decoder_ids)[0], self.vocabulary_size])
+        n, length = int(size), self.target_length
+        starts = length - n + 1  # n-gram start positions p = 0 .. T - n
+        match = tf.ones([tf.shape(decoder_ids)[0], starts], tf.bool)
+        for i in range(n - 1):  # the n-gram's first n - 1 tokens equal the last n - 1 generated ones
+            latest = tf.gather(decoder_ids, tf.maximum(step - (n - 2) + i, 0), axis=1)  # [N]
+            match = tf.logical_and(match, tf.equal(decoder_ids[:, i:i + starts], latest[:, None]))
+        p = tf.range(starts)
+        valid = tf.logical_and(tf.logical_and(p >= 1, p + n - 1 <= step), step >= n - 1)
+        match = tf.logical_and(match, valid[None, :])
+        following = tf.one_hot(decoder_ids[:, n - 1:n - 1 + starts], self.vocabulary_size)  # [N, P, V]
+        banned = tf.reduce_max(following * tf.cast(match, following.dtype)[:, :, None], axis=1)  # [N, V]
+        return banned * NEG
+
     def _start(self, rows):
         return tf.concat([tf.fill([rows, 1], BOS_ID), tf.zeros([rows, self.target_length - 1], tf.int32)], axis=1)
 
-    def greedy_ids(self, source_ids, source_mask, max_length, length_penalty):
-        """Greedy decoding -> (ids [B, T] ending with [SEP] or cut at max_length, score [B])."""
+    def greedy_ids(self, source_ids, source_mask, max_length, length_penalty, no_repeat_ngram_size=0):
+        """Greedy decoding -> (ids [B, T] ending with [SEP] or cut at max_length, score [B]).
+        `no_repeat_ngram_size` n > 0 never writes an n-gram twice (Hugging Face's option)."""
         memory = self.encode(source_ids, source_mask, training=False)
         rows = tf.shape(source_ids)[0]
         positions = tf.range(self.target_length)[tf.newaxis, :]
 
         def body(step, decoder_ids, out, finished, total, lengths):
             log_probs = self._step_log_probs(decoder_ids, step, memory, source_mask, source_ids)  # [B, V]
+            log_probs = log_probs + self.repeat_ban(decoder_ids, step, no_repeat_ngram_size)
             token = tf.argmax(log_probs, axis=-1, output_type=tf.int32)
             token = tf.where(finished, PAD_ID, token)
             gained = tf.where(finished, 0.0, tf.reduce_max(log_probs, axis=-1))
@@ -311,7 +338,7 @@ class Seq2SeqLM(keras.Model):
         _, _, out, _, total, lengths = tf.while_loop(cond, body, state, maximum_iterations=self.target_length)
         return out, total / length_normalizer(lengths, length_penalty)
 
-    def beam_ids(self, source_ids, source_mask, max_length, num_beams, length_penalty):
+    def beam_ids(self, source_ids, source_mask, max_length, num_beams, length_penalty, no_repeat_ngram_size=0):
         """Beam search -> (ids [B, T], score [B]): the beam with the best length-penalised
         log-probability. A finished beam is carried on unchanged (extended by [PAD] at no cost)."""
         memory = self.encode(source_ids, source_mask, training=False)
@@ -325,8 +352,9 @@ class Seq2SeqLM(keras.Model):
         positions = tf.range(length)[tf.newaxis, tf.newaxis, :]
 
         def body(step, decoder_ids, out, scores, finished, lengths):
-            log_probs = self._step_log_probs(tf.reshape(decoder_ids, [-1, length]), step, memory, memory_mask,
-                                             beam_source_ids)
+            flat_ids = tf.reshape(decoder_ids, [-1, length])
+            log_probs = self._step_log_probs(flat_ids, step, memory, memory_mask, beam_source_ids)
+            log_probs = log_probs + self.repeat_ban(flat_ids, step, no_repeat_ngram_size)
             log_probs = tf.reshape(log_probs, [batch, k, vocab])
             log_probs = tf.where(finished[:, :, None], self._pad_only[None, None, :], log_probs)
             candidates = tf.reshape(scores[:, :, None] + log_probs, [batch, k * vocab])
@@ -353,21 +381,23 @@ class Seq2SeqLM(keras.Model):
         best = tf.argmax(normalized, axis=1, output_type=tf.int32)
         return tf.gather(out, best, batch_dims=1), tf.gather(normalized, best, batch_dims=1)
 
-    def generate_graph(self, texts, max_length, num_beams, length_penalty):
+    def generate_graph(self, texts, max_length, num_beams, length_penalty, no_repeat_ngram_size=0):
         """strings [B] -> {"text": [B], "score": [B], "token_ids": [B, T]}; num_beams 1 is greedy."""
         source_ids, source_mask = self.tokenize_sources(texts)
         if isinstance(num_beams, int) and num_beams == 1:
-            ids, score = self.greedy_ids(source_ids, source_mask, max_length, length_penalty)
+            ids, score = self.greedy_ids(source_ids, source_mask, max_length, length_penalty, no_repeat_ngram_size)
         else:
-            ids, score = self.beam_ids(source_ids, source_mask, max_length, num_beams, length_penalty)
+            ids, score = self.beam_ids(source_ids, source_mask, max_length, num_beams, length_penalty,
+                                       no_repeat_ngram_size)
         return {"text": ids_to_text(ids, self.vocabulary_table), "score": score, "token_ids": ids}
 
     def generate(self, texts, max_length=None, num_beams=1, length_penalty=DEFAULT_LENGTH_PENALTY,
-                 batch_size=64):
+                 batch_size=64, no_repeat_ngram_size=0):
         """Generates for a str or a list of str -> {"text": list of str, "score": list of float}.
 
         max_length: tokens written at most, in [1, target_length] (default target_length);
-        num_beams: 1 is greedy decoding, more is beam search; length_penalty: GNMT's alpha.
+        num_beams: 1 is greedy decoding, more is beam search; length_penalty: GNMT's alpha;
+        no_repeat_ngram_size: n > 0 never writes the same n-gram twice (0: off).
         """
         from mmpretrain.modalities.text_io import string_batch
 
@@ -375,10 +405,11 @@ class Seq2SeqLM(keras.Model):
         batch = string_batch([texts] if single else texts, "texts")
         max_length, num_beams, length_penalty = check_generation_options(
             max_length, num_beams, length_penalty, self.target_length)
-        key = (max_length, num_beams, length_penalty)
+        repeat = check_repeat_size(no_repeat_ngram_size, self.target_length)
+        key = (max_length, num_beams, length_penalty, repeat)
         cache = self.__dict__.setdefault("_generate_functions", {})
         if key not in cache:
-            cache[key] = tf.function(lambda t: self.generate_graph(t, max_length, num_beams, length_penalty),
+            cache[key] = tf.function(lambda t: self.generate_graph(t, max_length, num_beams, length_penalty, repeat),
                                      input_signature=[tf.TensorSpec([None], tf.string)], reduce_retracing=True)
         texts_out, scores = [], []
         for start in range(0, int(batch.shape[0]), batch_size):
