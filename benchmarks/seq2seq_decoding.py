@@ -26,6 +26,10 @@ def main(argv=None):
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--split-seed", type=int, default=0)
+    parser.add_argument("--split", default="validation", choices=["validation", "test"],
+                        help="choose decoding settings on validation (default); report on test")
+    parser.add_argument("--no-repeat", type=int, nargs="+", default=[0],
+                        help="no_repeat_ngram_size values to try (0: off)")
     args = parser.parse_args(argv)
 
     import keras
@@ -37,21 +41,22 @@ def main(argv=None):
     from mmpretrain.data.sources import ddtp
 
     model = keras.saving.load_model(args.model, compile=False)
-    test = ddtp.load_summarization_pairs(seed=args.split_seed).pairs["test"]
+    test = ddtp.load_summarization_pairs(seed=args.split_seed).pairs[args.split]
     test = [test[i] for i in sample_rows(args.examples, len(test), 1000 + args.split_seed)]
     sources, references = [s for s, _ in test], [t for _, t in test]
-    print(f"{len(test)} test pairs; model {model.describe()}")
+    print(f"{len(test)} {args.split} pairs; model {model.describe()}")
     print(f"lead-8: {rouge_scores(references, [lead(s) for s in sources])}")
 
     model.generate(sources[:2])  # trace once outside the timing
     rows = []
     for beams in args.beams:
-        model.generate(sources[:2], num_beams=beams)
-        started = time.perf_counter()
-        out = model.generate(sources, num_beams=beams, batch_size=args.batch_size)
-        ms = 1000 * (time.perf_counter() - started) / len(sources)
-        rows.append((beams, ms, rouge_scores(references, out["text"])))
-        print(f"beams {beams}: {ms:.2f} ms/example  {rows[-1][2]}")
+        for repeat in args.no_repeat:
+            model.generate(sources[:2], num_beams=beams, no_repeat_ngram_size=repeat)
+            started = time.perf_counter()
+            out = model.generate(sources, num_beams=beams, batch_size=args.batch_size, no_repeat_ngram_size=repeat)
+            ms = 1000 * (time.perf_counter() - started) / len(sources)
+            rows.append((f"{beams} (no-repeat {repeat})", ms, rouge_scores(references, out["text"])))
+            print(f"beams {rows[-1][0]}: {ms:.2f} ms/example  {rows[-1][2]}")
 
     forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     batches = [model.tokenize_pairs(tf.constant(sources[i:i + args.batch_size]),
