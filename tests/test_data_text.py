@@ -157,3 +157,11 @@ def test_source_weights_repeat_documents_within_their_split():
     for bad in ({"jargon": -1}, {"jargon": 1.5}, {"jargon": True}, {"no-such": 1}):
         with pytest.raises(ValueError, match="Text source weights|Expected names from"):
             load_text_corpus(sources=["jargon"], weights=bad)
+
+
+def test_non_english_sources_count_only_when_a_config_names_them():
+    from mmpretrain.data.sources.text_corpus import OPT_IN_SOURCES, source_weight
+
+    assert set(OPT_IN_SOURCES) == {"debian-descriptions-de", "debian-descriptions-fr"}
+    assert source_weight({}, "debian-descriptions-de") == 0 and source_weight(None, "bible") == 1
+    assert source_weight({"debian-descriptions-de": 4}, "debian-descriptions-de") == 4

@@ -222,6 +222,8 @@ def load_text_corpus(sources=None, seed=0, fractions=DEFAULT_FRACTIONS, root=Non
     """
     weights = check_weights(weights)
     per_source = corpus_documents(sources, root)
+    named = {name: 1 for name in (sources or []) if name not in weights}  # naming a source opts it in
+    weights = dict(weights, **named)
     documents = [doc for name, docs in per_source.items() for doc in docs * source_weight(weights, name)]
     counts = {
         "per_source": {name: text_counts(docs) for name, docs in per_source.items()},
