@@ -209,7 +209,7 @@ def prepare(names=None, root=None, log=print):
                 source.after_fetch(root)
             results[source.name] = "present" if was_present else "fetched"
             log(f"[{source.name}] {results[source.name]} (version {package.version_of(root)})")
-        except (FetchError, SourceMissingError, OSError) as error:
+        except (FetchError, SourceMissingError, OSError, ValueError) as error:
             results[source.name] = str(error)
             log(f"[{source.name}] FAILED: {error}")
     return results
