@@ -22,7 +22,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common.seq2seq import add_seq2seq_arguments, print_summary, train_seq2seq  # noqa: E402
+from apps.common.seq2seq import add_seq2seq_arguments, seq2seq_main, train_seq2seq  # noqa: E402
 
 APP = "translation"
 TARGETS = ("de", "fr")
@@ -105,16 +105,7 @@ def run(args):
 
 
 def main(argv=None):
-    from apps.common.cli import run_main
-
-    args = build_parser().parse_args(argv)
-
-    def go():
-        metrics = run(args)
-        print_summary(metrics)
-        return metrics
-
-    return run_main(go, argv, summary_keys=("scores", "baselines"))
+    return seq2seq_main(build_parser(), run, argv)
 
 
 if __name__ == "__main__":

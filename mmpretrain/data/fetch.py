@@ -238,6 +238,15 @@ class PythonPackage:
 APT_HELPER = "/usr/lib/apt/apt-helper"
 
 
+def read_apt_list(path):
+    """The text of one apt list file, decompressed by `apt-helper cat-file` (lz4, xz, gz...)."""
+    result = subprocess.run([APT_HELPER, "cat-file", str(path)], capture_output=True)
+    if result.returncode != 0:
+        raise ValueError(f"{path} could not be decompressed by apt-helper: "
+                         f"{result.stderr.decode('utf-8', 'replace').strip()[-300:]}")
+    return result.stdout.decode("utf-8", "replace")
+
+
 @dataclasses.dataclass(frozen=True)
 class AptLists:
     """Debian's package index and description translations, fetched by the ordinary apt client
@@ -311,14 +320,7 @@ class AptLists:
         if not paths:
             raise SourceMissingError(self.source, f"no {kind} list in {self.lists_dir(root)}",
                                      hint=f"it runs `{self.manual_command(root)}`")
-        texts = []
-        for path in paths:
-            result = subprocess.run([APT_HELPER, "cat-file", str(path)], capture_output=True)
-            if result.returncode != 0:
-                raise ValueError(f"{path} could not be decompressed by apt-helper: "
-                                 f"{result.stderr.decode('utf-8', 'replace').strip()[-300:]}")
-            texts.append(result.stdout.decode("utf-8", "replace"))
-        return texts
+        return [read_apt_list(path) for path in paths]
 
     def fetch(self, root=None, log=print):
         if self.present(root):

@@ -28,7 +28,7 @@ import pathlib
 
 from mmpretrain.atomic_files import atomic_write_bytes
 from mmpretrain.data.cache import cache_dir
-from mmpretrain.data.fetch import AptLists
+from mmpretrain.data.fetch import AptLists, read_apt_list
 from mmpretrain.data.splits import DEFAULT_FRACTIONS, SPLIT_NAMES, assign_split
 
 PACKAGE = AptLists("ddtp", "ddtp", languages=("en", "de", "fr"))
@@ -289,22 +289,11 @@ def records_from_files(files):
             kind = "Translation-" + name.split("_i18n_Translation-")[1].split(".")[0]
         if kind:
             by_kind.setdefault(kind, []).append(path)
-    texts = {kind: [_decompress(p) for p in paths] for kind, paths in by_kind.items()}
+    texts = {kind: [read_apt_list(p) for p in paths] for kind, paths in by_kind.items()}
     translations = {k.split("-", 1)[1]: v for k, v in texts.items() if k.startswith("Translation-")}
     records = read_descriptions(translations, texts.get("Packages", []))
     groups = group_families(records)
     return [dict(records[md5], group=groups[md5]) for md5 in sorted(records)]
-
-
-def _decompress(path):
-    import subprocess
-
-    from mmpretrain.data.fetch import APT_HELPER
-
-    result = subprocess.run([APT_HELPER, "cat-file", str(path)], capture_output=True)
-    if result.returncode != 0:
-        raise ValueError(f"{path} could not be decompressed by apt-helper.")
-    return result.stdout.decode("utf-8", "replace")
 
 
 def training_texts(files, seed=0, fractions=DEFAULT_FRACTIONS, language="en"):
