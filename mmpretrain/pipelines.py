@@ -10,6 +10,7 @@
     mmpretrain.pipeline("feature-extraction")("Hello")             # [[[...D floats] per token]]
     mmpretrain.pipeline("summarization")(long_text, num_beams=4)   # [{'summary_text': ...}]
     mmpretrain.pipeline("translation", src_lang="en", tgt_lang="de")("A text editor")  # [{'translation_text'}]
+    mmpretrain.pipeline("automatic-speech-recognition")("hello.wav")   # {'text': 'hello world'}
 
     embed = mmpretrain.load("saved_models/mmpretrain_tiny")        # like hub.load(...)
     embed(["This is a great movie!"])                              # tf.Tensor [1, D]
@@ -23,6 +24,7 @@ Tasks and their default models (the newest version in saved_models/, see `models
     fill-mask                                saved_models/fill_mask             apps/fill_mask/export.py
     summarization                            saved_models/summarization         apps/summarization/train.py
     translation_en_to_de (_fr), translation  saved_models/translation_en_to_de  apps/translation/train.py --target de
+    automatic-speech-recognition             saved_models/speech_to_text        apps/speech_to_text/train.py
 
 `model=` takes a model directory (NAME/, newest version) or a version directory. Inputs: strings,
 file paths, numpy arrays, bytes, or lists of them. The model's modality record reads them
@@ -47,6 +49,7 @@ TASK_ALIASES = {
     "translation": "translation",
     "translation_en_to_de": "translation_en_to_de",
     "translation_en_to_fr": "translation_en_to_fr",
+    "automatic-speech-recognition": "automatic-speech-recognition",
 }
 TRANSLATION_PAIRS = (("en", "de"), ("en", "fr"))
 DEFAULT_MODELS = {
@@ -58,6 +61,7 @@ DEFAULT_MODELS = {
     "summarization": "summarization",
     "translation_en_to_de": "translation_en_to_de",
     "translation_en_to_fr": "translation_en_to_fr",
+    "automatic-speech-recognition": "speech_to_text",
 }
 TEXT_TASK_MODALITY = "text"  # what feature-extraction and fill-mask read (Hugging Face's text tasks)
 
@@ -344,6 +348,146 @@ class TranslationPipeline(Text2TextPipeline):
     output_key = "translation_text"
 
 
+class SpeechRecognitionPipeline(Pipeline):
+    """`pipeline("automatic-speech-recognition")(audio)` -> {"text": str} (a list -> a list of them),
+    with the speech-to-text app's SavedModel, in Hugging Face's shapes.
+
+    Inputs: a file path, file bytes, a float waveform (at `sampling_rate`, default 16 kHz), a
+    {"array", "sampling_rate"} dict, or a list of them; stereo is mixed down and any rate is
+    resampled. A clip up to the model's `max_seconds` runs through `transcribe` (the app's
+    decoding). Longer audio, or `chunk_length_s`, is cut into windows of `chunk_length_s` seconds
+    (default the model's `max_seconds`) that overlap by `stride_length_s` on each side (default a
+    sixth of the window); the CTC frames of each window's overlaps are dropped, the rest joined
+    and decoded greedily, as Hugging Face's chunked CTC pipeline does. `return_timestamps="word"`
+    adds "chunks": [{"text": word, "timestamp": (start, end)}] in seconds from the greedy CTC
+    alignment (`"char"`: one per character). Silence gives {"text": ""}.
+    """
+
+    def __init__(self, task, model_dir, batch_size=32, top_k=None, **kwargs):
+        from mmpretrain.export.model_dirs import app_config
+        from mmpretrain.modalities import get_modality
+
+        super().__init__(task, model_dir, batch_size, top_k)
+        if top_k is not None:
+            raise ValueError(f"pipeline({task!r}) takes no top_k.")
+        self.config = app_config(model_dir)
+        if self.config.get("task") != task:
+            raise ValueError(f"{model_dir!r} is a {self.config.get('task')!r} model, not a {task!r} one; pass a "
+                             f"speech-to-text model (e.g. saved_models/{DEFAULT_MODELS[task]}).")
+        self.record = get_modality("audio")
+        self.loaded = _load_saved_model(model_dir)
+        self.call_defaults = self.check_options(**kwargs)
+
+    def check_options(self, sampling_rate=None, chunk_length_s=None, stride_length_s=None, return_timestamps=None):
+        max_seconds = float(self.config["max_seconds"])
+        for name, value in (("chunk_length_s", chunk_length_s), ("stride_length_s", stride_length_s)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not np.isfinite(value) or value <= 0):
+                raise ValueError(f"{name} must be a positive number of seconds or None; received {value!r}.")
+        if chunk_length_s is not None and chunk_length_s > max_seconds:
+            raise ValueError(f"chunk_length_s must be at most the model's max_seconds ({max_seconds:g}); "
+                             f"received {chunk_length_s!r}.")
+        chunk = float(chunk_length_s or max_seconds)
+        if stride_length_s is not None and not 2 * stride_length_s < chunk:
+            raise ValueError(f"stride_length_s must be under half of chunk_length_s ({chunk:g} s); "
+                             f"received {stride_length_s!r}.")
+        if return_timestamps not in (None, False, "word", "char"):
+            raise ValueError(f"return_timestamps must be None, 'word' or 'char'; received {return_timestamps!r}.")
+        if sampling_rate is not None:
+            _check_positive_int("sampling_rate", sampling_rate)
+        return {"sampling_rate": sampling_rate, "chunk_length_s": chunk_length_s,
+                "stride_length_s": stride_length_s, "return_timestamps": return_timestamps or None}
+
+    def _with_rate(self, inputs, sampling_rate):
+        """Float arrays at `sampling_rate` -> {"array", "sampling_rate"} dicts (what audio_io reads)."""
+        if sampling_rate is None:
+            return inputs
+        wrap = lambda x: {"array": x, "sampling_rate": sampling_rate} if isinstance(x, np.ndarray) else x  # noqa: E731
+        if isinstance(inputs, np.ndarray) and inputs.ndim == 2 and inputs.shape[1] > 8:
+            return [wrap(row) for row in inputs]  # a batch [N, T]
+        return [wrap(x) for x in inputs] if isinstance(inputs, list) else wrap(inputs)
+
+    def _logits(self, windows):
+        """CTC log-probabilities [F_i, C] of each window (float32 clips), batch by batch."""
+        import tensorflow as tf
+
+        from mmpretrain.modalities.audio_io import pad_batch
+
+        signature = self.loaded.signatures["ctc_logits"]
+        out = []
+        for batch in _batches(windows, self.batch_size):
+            padded = pad_batch(list(batch))
+            result = signature(waveforms=tf.constant(padded["waveforms"]), lengths=tf.constant(padded["lengths"]))
+            for log_probs, frames in zip(result["log_probs"].numpy(), result["frame_lengths"].numpy()):
+                out.append(log_probs[: int(frames)])
+        return out
+
+    def chunked_log_probs(self, clip, chunk_length_s, stride_length_s):
+        """One clip's CTC frames [F, C] over overlapping windows, overlaps dropped (see the class)."""
+        from tqdm.auto import tqdm
+
+        patch = int(self.config["time_patch_samples"])
+        rate = int(self.config["sample_rate"])
+        per_patch = int(self.config["upsample"])
+        chunk = max(1, int(round(chunk_length_s * rate / patch))) * patch
+        stride = int(round((stride_length_s if stride_length_s is not None else chunk_length_s / 6) * rate / patch)) * patch
+        stride = min(stride, (chunk - patch) // 2 // patch * patch)
+        step = chunk - 2 * stride
+        starts = [0]
+        while starts[-1] + chunk < len(clip):
+            starts.append(starts[-1] + step)
+        frames = []
+        bar = tqdm(total=len(starts), desc="transcribing", unit="window", disable=len(starts) < 20)
+        for first in range(0, len(starts), self.batch_size):
+            group = starts[first : first + self.batch_size]
+            for start, log_probs in zip(group, self._logits([clip[s : s + chunk] for s in group])):
+                left = 0 if start == 0 else stride // patch * per_patch
+                last = start == starts[-1]
+                right = len(log_probs) if last else (chunk - stride) // patch * per_patch
+                frames.append(log_probs[left:right])
+            bar.update(len(group))
+        bar.close()
+        return np.concatenate(frames, axis=0)
+
+    def __call__(self, inputs, sampling_rate=None, chunk_length_s=None, stride_length_s=None, return_timestamps=None):
+        import tensorflow as tf
+
+        from mmpretrain.modalities.audio_io import pad_batch
+        from mmpretrain.tasks.ctc_recognizer import greedy_alignment, word_timestamps
+
+        given = {"sampling_rate": sampling_rate, "chunk_length_s": chunk_length_s,
+                 "stride_length_s": stride_length_s, "return_timestamps": return_timestamps}
+        options = self.check_options(**{k: v if v is not None else self.call_defaults[k] for k, v in given.items()})
+        items, single = self.record.decode(self._with_rate(inputs, options["sampling_rate"]), self.task,
+                                           {"sample_rate": self.config["sample_rate"], "max_audio_seconds": None})
+        max_samples = int(round(float(self.config["max_seconds"]) * int(self.config["sample_rate"])))
+        chunk_length_s = options["chunk_length_s"] or float(self.config["max_seconds"])
+        plain = [i for i, clip in enumerate(items) if len(clip) <= max_samples and options["chunk_length_s"] is None
+                 and not options["return_timestamps"]]
+        answers = [None] * len(items)
+        signature = self.loaded.signatures[self.config.get("signature", "transcribe")]
+        for rows in _batches(plain, self.batch_size):
+            batch = pad_batch([items[i] for i in rows])
+            texts = signature(waveforms=tf.constant(batch["waveforms"]), lengths=tf.constant(batch["lengths"]))["text"]
+            for row, text in zip(rows, texts.numpy()):
+                answers[row] = {"text": text.decode("utf-8")}
+        frame_seconds = float(self.config["frame_seconds"])
+        for i, clip in enumerate(items):
+            if answers[i] is not None:
+                continue
+            log_probs = self.chunked_log_probs(clip, chunk_length_s, options["stride_length_s"])
+            text, chars = greedy_alignment(log_probs)
+            answers[i] = {"text": " ".join(text.split())}
+            duration = len(clip) / int(self.config["sample_rate"])
+            if options["return_timestamps"] == "word":
+                answers[i]["chunks"] = word_timestamps(chars, frame_seconds, duration)
+            elif options["return_timestamps"] == "char":
+                answers[i]["chunks"] = [{"text": c, "timestamp": (round(min(f * frame_seconds, duration), 3),
+                                                                  round(min((f + 1) * frame_seconds, duration), 3))}
+                                        for c, f in chars]
+        return answers[0] if single else answers
+
+
 def translation_task(src_lang, tgt_lang):
     """"translation" + languages -> "translation_<src>_to_<tgt>", or a ValueError listing the pairs."""
     pairs = [f"{a}->{b}" for a, b in TRANSLATION_PAIRS]
@@ -362,6 +506,7 @@ PIPELINES = {
     "summarization": SummarizationPipeline,
     "translation_en_to_de": TranslationPipeline,
     "translation_en_to_fr": TranslationPipeline,
+    "automatic-speech-recognition": SpeechRecognitionPipeline,
 }
 
 
@@ -371,8 +516,8 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
     Args:
         task: "sentiment-analysis" (= "text-classification"), "image-classification",
             "audio-classification", "feature-extraction", "fill-mask", "summarization",
-            "translation_en_to_de", "translation_en_to_fr", or "translation" with `src_lang` and
-            `tgt_lang` keywords.
+            "translation_en_to_de", "translation_en_to_fr", "translation" with `src_lang` and
+            `tgt_lang` keywords, or "automatic-speech-recognition".
         model: a model directory (saved_models/NAME: its newest version), a version directory
             (saved_models/NAME/VERSION) or a bare name under saved_models/. None: the default
             model of the task; if it is missing, the error names the command that builds it.
@@ -380,7 +525,8 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
         top_k: how many labels/tokens to return per input (default: classification of text 1,
             of images/audio 5; fill-mask 5).
         kwargs: `pooled=True` for feature-extraction (one vector per input); `max_length`,
-            `num_beams`, `length_penalty` for summarization and translation (call defaults).
+            `num_beams`, `length_penalty` for summarization and translation; `sampling_rate`,
+            `chunk_length_s`, `stride_length_s`, `return_timestamps` for speech recognition (call defaults).
     """
     if not isinstance(task, str):
         raise ValueError(f"task must be a string such as 'sentiment-analysis'; received {type(task).__name__}.")
@@ -396,7 +542,9 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
     top_k = _check_positive_int("top_k", top_k, allow_none=True)
     generation = {"max_length", "num_beams", "length_penalty"}
     accepted = {"feature-extraction": {"pooled"}, "summarization": generation, "translation_en_to_de": generation,
-                "translation_en_to_fr": generation}
+                "translation_en_to_fr": generation,
+                "automatic-speech-recognition": {"sampling_rate", "chunk_length_s", "stride_length_s",
+                                                 "return_timestamps"}}
     extra = set(kwargs) - accepted.get(canonical, set())
     if extra:
         raise ValueError(f"pipeline({task!r}) got unexpected arguments {sorted(extra)}.")

@@ -160,6 +160,11 @@ def corpus_sentences(texts, min_words=3, max_words=20):
     return deduplicate(sentences)
 
 
+def pick_sentences(sentences, count, seed, key="pick"):
+    """The first `count` sentences by stable hash with `seed` (independent of their order)."""
+    return sorted(sentences, key=lambda s: (stable_hash(f"{key}|{s}", seed), s))[: int(count)]
+
+
 def plan_sentence_clips(sentences, voices=None, seed=0, fractions=DEFAULT_FRACTIONS):
     """Split name -> Clips. Sentences and voices are both split; each sentence gets one voice
     of its own split, so test speech is in unheard voices and of unseen sentences."""
@@ -209,8 +214,7 @@ def load_spoken_sentences(texts=None, num_sentences=200, voices=None, seed=0,
             "No sentence of 3-20 words was found in the texts given; pass documents with "
             "ordinary prose sentences."
         )
-    sentences = sorted(sentences, key=lambda s: (stable_hash(f"pick|{s}", seed), s))
-    sentences = sentences[: int(num_sentences)]
+    sentences = pick_sentences(sentences, num_sentences, seed)
     plan = plan_sentence_clips(sentences, voices, seed, fractions)
     max_samples = int(max_seconds * SAMPLE_RATE) if max_seconds else None
     inputs = _render(plan, seed, noise_snr_db, root, workers, progress, max_samples)
