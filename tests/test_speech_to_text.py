@@ -217,7 +217,7 @@ def test_export_transcribes_like_keras_in_a_fresh_process_and_tflite_agrees(trai
     assert json.loads(result.stdout.strip().splitlines()[-1]) == model.transcribe(clips)
 
 
-def test_pipeline_shapes_chunking_timestamps_and_bad_input(trained, speech, tmp_path):
+def test_pipeline_shapes_chunking_timestamps_and_bad_input(trained, speech, tmp_path, capsys):
     import soundfile
 
     import mmpretrain
@@ -265,6 +265,17 @@ def test_pipeline_shapes_chunking_timestamps_and_bad_input(trained, speech, tmp_
         asr(clip, return_timestamps="sentence")
     with pytest.raises(ValueError, match="is a 'automatic-speech-recognition' model, not a fill-mask one"):
         mmpretrain.pipeline("fill-mask", model=export["saved_model"])
+    # The app's command line: one JSON line per file; a bad file is exit code 2 with the reason.
+    import json
+
+    from app_fixtures import app_module
+
+    transcribe = app_module("speech_to_text", "transcribe.py")
+    assert transcribe.main([path, "--model", export["saved_model"], "--timestamps", "word"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["file"] == path and line["text"] == asr(path, return_timestamps="word")["text"]
+    assert transcribe.main([str(text_file), "--model", export["saved_model"]]) == 2
+    assert "corrupt or not" in capsys.readouterr().err
 
 
 def test_rest_server_transcribes_like_keras_and_refuses_bad_bodies(trained, speech, tmp_path):

@@ -193,17 +193,6 @@ def export_seq2seq(model, app, task, output, test_sources, metrics, num_beams=1,
         os.makedirs(extra, exist_ok=True)
         with open(os.path.join(extra, "parity.json"), "w", encoding="utf-8") as f:
             json.dump(parity, f, indent=2, sort_keys=True)
-        for attempt in range(5):
-            version = serving_layout.next_version(model_dir)
-            final = os.path.join(model_dir, str(version))
-            metrics["export"] = {"saved_model": final, "version": version, "parity": parity}
-            with open(os.path.join(extra, "metrics.json"), "w", encoding="utf-8") as f:
-                json.dump(metrics, f, indent=2, sort_keys=True)
-            try:
-                serving_layout.publish(staged, model_dir, version)
-                break
-            except ValueError:  # another export took this version meanwhile
-                if attempt == 4:
-                    raise
+        final = serving_layout.publish_app(staged, model_dir, metrics, parity)["saved_model"]
     log(f"{app}: published {final} (SavedModel = Keras on {matches}/{len(reference)} test inputs)")
     return metrics["export"]

@@ -198,6 +198,28 @@ def publish(staged, model_dir, version):
     return target
 
 
+def publish_app(staged, model_dir, metrics, parity, attempts=5):
+    """Publishes an app's staged SavedModel as the next free version of `model_dir`, writing
+    `assets.extra/metrics.json` (with `metrics["export"]` naming that version) just before the
+    rename; retries with the next version when another export takes it meanwhile. -> export section."""
+    import json
+
+    extra = os.path.join(staged, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    for attempt in range(attempts):
+        version = next_version(model_dir)
+        metrics["export"] = {"saved_model": os.path.join(model_dir, str(version)), "version": version,
+                             "parity": parity}
+        with open(os.path.join(extra, "metrics.json"), "w", encoding="utf-8") as f:
+            json.dump(metrics, f, indent=2, sort_keys=True)
+        try:
+            publish(staged, model_dir, version)
+            return metrics["export"]
+        except ValueError:  # another export took this version meanwhile
+            if attempt == attempts - 1:
+                raise
+
+
 def publish_all(items):
     """Publishes [(staged, model_dir, version)] in order; on failure moves back what moved.
 
