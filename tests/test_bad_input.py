@@ -305,7 +305,7 @@ CLI_CASES = [
     ("--set warmup_steps >= steps", ["pretrain", "--set", "steps=5", "--set", "warmup_steps=10"],
      r"warmup_steps=10 with steps=5"),
     ("--set unknown key", ["pretrain", "--set", "colour=3"], r"unknown keys \['colour'\]; accepted keys"),
-    ("unknown --config", ["pretrain", "--config", "nope"], r"Unknown config 'nope'; available: \['mini', 'multilingual', 'small', 'tiny'\]"),
+    ("unknown --config", ["pretrain", "--config", "nope"], r"Unknown config 'nope'; available: \['mini', 'multilingual', 'small', 'speech', 'tiny'\]"),
     ("--text matching no file", ["pretrain", "--run-dir", "{tmp}/run", "--no-progress", "--text", "{missing}/*.txt"],
      r"text path '.*\*\.txt', which matches no file"),
     ("--strategy unknown", ["pretrain", "--strategy", "tpu"], r"argument --strategy: invalid choice: 'tpu'"),

@@ -102,6 +102,20 @@ def test_greedy_and_beam_decoding_of_hand_built_logits():
         assert [t.decode() for t in decoded.numpy()] == ["hello w"]
 
 
+def test_the_sparse_ctc_loss_equals_keras_ctc_loss():
+    import keras
+    import tensorflow as tf
+
+    from mmpretrain.tasks.ctc_recognizer import ctc_losses
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(rng.normal(size=[3, 20, 29]).astype(np.float32))
+    labels = tf.constant([[3, 3, 4, 0, 0], [1, 2, 3, 4, 5], [7, 0, 0, 0, 0]], tf.int32)
+    lengths, frames = tf.constant([3, 5, 1]), tf.constant([20, 12, 5])
+    want = keras.ops.ctc_loss(labels, logits, lengths, frames, mask_index=0).numpy()
+    np.testing.assert_allclose(ctc_losses(labels, lengths, logits, frames).numpy(), want, rtol=1e-5)
+
+
 def test_word_timestamps_are_monotonic_and_inside_the_clip():
     from mmpretrain.tasks.ctc_recognizer import word_timestamps
 
