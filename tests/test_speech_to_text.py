@@ -116,6 +116,27 @@ def test_the_sparse_ctc_loss_equals_keras_ctc_loss():
     np.testing.assert_allclose(ctc_losses(labels, lengths, logits, frames).numpy(), want, rtol=1e-5)
 
 
+def test_spec_augment_masks_bands_and_frames_with_the_clip_mean():
+    import tensorflow as tf
+
+    from mmpretrain.tasks.ctc_recognizer import CTCRecognizer
+
+    backbone, config = _tiny_backbone(2.0)
+    model = CTCRecognizer(backbone, config)
+    rng = np.random.default_rng(0)
+    batch = rng.normal(size=[2, 32000]).astype(np.float32) * 0.1
+    features = model.preprocessor(batch, np.asarray([32000, 16000], np.int32))
+    before = model.preprocessor.unpatchify(features["patches"]).numpy()
+    after = model.preprocessor.unpatchify(model._spec_augment(features, tf.constant([3, 4], tf.int64))).numpy()
+    changed = before != after
+    assert changed.any(axis=(1, 2)).all()  # every clip gets masks
+    assert changed.mean() < 0.6
+    for i in range(2):
+        assert len(np.unique(after[i][changed[i]])) == 1  # one fill value per clip: its mean
+    again = model.preprocessor.unpatchify(model._spec_augment(features, tf.constant([3, 4], tf.int64))).numpy()
+    np.testing.assert_array_equal(after, again)  # seeded
+
+
 def test_word_timestamps_are_monotonic_and_inside_the_clip():
     from mmpretrain.tasks.ctc_recognizer import word_timestamps
 

@@ -50,6 +50,8 @@ def build_parser():
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--augment", default="gain,noise",
                         help="training-clip augmentations, comma-separated from gain, delay, noise ('' for none)")
+    parser.add_argument("--spec-augment", action=argparse.BooleanOptionalAction, default=False,
+                        help="SpecAugment: frequency and time masks on the training log-mel")
     parser.add_argument("--beam-width", type=int, default=1, help="CTC decoding: 1 greedy, >1 beam search")
     parser.add_argument("--max-test-examples", type=cap, default=300, help="clips scored per test split")
     parser.add_argument("--pocketsphinx", action=argparse.BooleanOptionalAction, default=True,
@@ -152,7 +154,8 @@ def run(args):
     schedule = keras.optimizers.schedules.CosineDecay(0.0, steps, warmup_target=args.learning_rate,
                                                       warmup_steps=max(1, steps // 10))
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.01, clipnorm=1.0))
-    train_data = model.clip_dataset(train_clips, train_text, args.batch_size, shuffle_seed=args.seed, augment=augment)
+    train_data = model.clip_dataset(train_clips, train_text, args.batch_size, shuffle_seed=args.seed, augment=augment,
+                                    spec_augment=args.spec_augment)
     validation_data = model.clip_dataset(speech.clips["validation"], speech.transcripts["validation"], 32)
     best = restore_best_validation()
     started = time.perf_counter()
@@ -185,7 +188,8 @@ def run(args):
         "train_clips": len(train_clips), "data": speech.counts, "epochs": args.epochs,
         "best_epoch": best.best_epoch, "fit_seconds": round(fit_seconds, 1),
         "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()},
-        "decoding": {"beam_width": args.beam_width}, "augment": args.augment, "model": model.describe(),
+        "decoding": {"beam_width": args.beam_width}, "augment": args.augment, "spec_augment": args.spec_augment,
+        "model": model.describe(),
         "scores": scores, "baselines": baselines, "timing": timing, "examples": examples,
     }
     os.makedirs(output, exist_ok=True)

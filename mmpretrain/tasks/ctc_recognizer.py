@@ -251,11 +251,15 @@ class CTCRecognizer(keras.Model):
     def featurize(self, waveforms, lengths):
         return self.preprocessor(waveforms, lengths)
 
-    def clip_dataset(self, clips, transcripts, batch_size=16, shuffle_seed=None, augment=None):
+    def clip_dataset(self, clips, transcripts, batch_size=16, shuffle_seed=None, augment=None, spec_augment=False):
         """tf.data batches ({"patches", "padding_mask"}, {"labels", "label_lengths"}) of float32 clips
-        [T_i] at 16 kHz and their transcripts (normalised here). `augment(inputs, seed)` (e.g.
-        `mmpretrain.modalities.augmentations.compose(...)`) runs per clip before padding, reseeded
-        every epoch from `shuffle_seed`."""
+        [T_i] at 16 kHz and their transcripts (normalised here).
+
+        `augment(inputs, seed)` (e.g. `mmpretrain.modalities.augmentations.compose(...)`) runs per
+        clip before padding, on the clip with `MAX_DELAY_SECONDS` of room after it (so "delay" moves
+        the speech rather than cutting its end). `spec_augment`: SpecAugment on the log-mel (two
+        frequency masks of up to 8 bands, two time masks of up to 5% of the clip, filled with the
+        clip's mean). Both are reseeded every epoch from `shuffle_seed`."""
         if len(clips) != len(transcripts):
             raise ValueError(f"clips and transcripts differ in length: {len(clips)} vs {len(transcripts)}.")
         labels = [encode_transcript(normalize_transcript(t)) for t in transcripts]
@@ -266,24 +270,58 @@ class CTCRecognizer(keras.Model):
         data = tf.data.Dataset.from_tensor_slices((waves, ids))
         if shuffle_seed is not None:
             data = data.shuffle(len(clips), seed=int(shuffle_seed), reshuffle_each_iteration=True)
+        seed = int(shuffle_seed or 0)
         if augment is not None:
-            epoch_seeds = tf.data.Dataset.random(seed=int(shuffle_seed or 0)).batch(2)
-            data = tf.data.Dataset.zip((data, epoch_seeds)).map(
-                lambda pair, seed: self._augment_clip(pair, seed, augment), num_parallel_calls=tf.data.AUTOTUNE)
+            data = tf.data.Dataset.zip((data, tf.data.Dataset.random(seed=seed).batch(2))).map(
+                lambda pair, s: self._augment_clip(pair, s, augment), num_parallel_calls=tf.data.AUTOTUNE)
         data = data.map(lambda w, i: {"waveforms": w, "lengths": tf.shape(w)[0], "labels": i,
                                       "label_lengths": tf.shape(i)[0]})
         data = data.padded_batch(batch_size)
+        if spec_augment:
+            data = tf.data.Dataset.zip((data, tf.data.Dataset.random(seed=seed + 1).batch(2))).map(
+                lambda batch, s: dict(batch, seed=s))
         return data.map(self._features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
     @staticmethod
     def _augment_clip(pair, seed, augment):
+        from mmpretrain.modalities.augmentations import MAX_DELAY_SECONDS, SAMPLE_RATE
+
         wave, ids = pair
-        out = augment({"waveforms": wave, "lengths": tf.shape(wave)[0]}, tf.cast(seed, tf.int64))
+        room = tf.zeros([int(MAX_DELAY_SECONDS * SAMPLE_RATE)], wave.dtype)
+        out = augment({"waveforms": tf.concat([wave, room], 0), "lengths": tf.shape(wave)[0]}, tf.cast(seed, tf.int64))
         return out["waveforms"][: out["lengths"]], ids
 
     def _features(self, batch):
         features = self.preprocessor(batch["waveforms"], tf.cast(batch["lengths"], tf.int32))
+        if "seed" in batch:
+            features = dict(features, patches=self._spec_augment(features, tf.cast(batch["seed"], tf.int64)))
         return features, {"labels": batch["labels"], "label_lengths": tf.cast(batch["label_lengths"], tf.int32)}
+
+    def _spec_augment(self, features, seed, masks=2, max_bands=8, max_time_fraction=0.05):
+        """SpecAugment (Park et al., 2019) on the patches' log-mel: frequency and time masks."""
+        p = self.preprocessor
+        x = p.unpatchify(features["patches"])  # [B, F, M]
+        batch, frames = tf.shape(x)[0], tf.shape(x)[1]
+        valid = tf.cast(tf.repeat(features["padding_mask"][:, :: p.frequency_patches], p.patch_time, axis=1), x.dtype)
+        mean = tf.reduce_sum(x * valid[:, :, None], axis=[1, 2], keepdims=True) / tf.maximum(
+            tf.reduce_sum(valid, axis=1)[:, None, None] * p.n_mels, 1.0)
+        valid_frames = tf.reduce_sum(valid, axis=1)  # [B]
+        masked = tf.zeros_like(x, tf.bool)
+        seeds = tf.random.experimental.stateless_split(seed, 4 * masks)
+        bands, times = tf.range(p.n_mels)[None, None, :], tf.range(frames)[None, :, None]
+        for k in range(masks):
+            width = tf.random.stateless_uniform([batch], seeds[4 * k], 0, max_bands + 1, tf.int32)
+            start = tf.cast(tf.random.stateless_uniform([batch], seeds[4 * k + 1]) *
+                            tf.cast(p.n_mels - width, tf.float32), tf.int32)
+            masked |= (bands >= start[:, None, None]) & (bands < (start + width)[:, None, None])
+            longest = tf.cast(max_time_fraction * valid_frames, tf.int32)
+            length = tf.cast(tf.random.stateless_uniform([batch], seeds[4 * k + 2]) *
+                             tf.cast(longest + 1, tf.float32), tf.int32)
+            begin = tf.cast(tf.random.stateless_uniform([batch], seeds[4 * k + 3]) *
+                            (valid_frames - tf.cast(length, x.dtype)), tf.int32)
+            masked |= (times >= begin[:, None, None]) & (times < (begin + length)[:, None, None])
+        x = tf.where(masked, tf.broadcast_to(mean, tf.shape(x)), x)
+        return p.patchify(x)
 
     # ------------------------------------------------------------------ decoding (TF ops)
     def ids_to_text(self, ids):
