@@ -63,6 +63,7 @@ DEFAULT_MODELS = {
     "translation_en_to_fr": "translation_en_to_fr",
     "automatic-speech-recognition": "speech_to_text",
 }
+SILENCE_PEAK = 1e-3  # speech recognition: a clip whose samples all stay under -60 dBFS is silence
 TEXT_TASK_MODALITY = "text"  # what feature-extraction and fill-mask read (Hugging Face's text tasks)
 
 
@@ -360,7 +361,8 @@ class SpeechRecognitionPipeline(Pipeline):
     sixth of the window); the CTC frames of each window's overlaps are dropped, the rest joined
     and decoded greedily, as Hugging Face's chunked CTC pipeline does. `return_timestamps="word"`
     adds "chunks": [{"text": word, "timestamp": (start, end)}] in seconds from the greedy CTC
-    alignment (`"char"`: one per character). Silence gives {"text": ""}.
+    alignment (`"char"`: one per character). Silence (no sample above `SILENCE_PEAK`, -60 dBFS)
+    gives {"text": ""} without running the model.
     """
 
     def __init__(self, task, model_dir, batch_size=32, top_k=None, **kwargs):
@@ -462,9 +464,12 @@ class SpeechRecognitionPipeline(Pipeline):
                                            {"sample_rate": self.config["sample_rate"], "max_audio_seconds": None})
         max_samples = int(round(float(self.config["max_seconds"]) * int(self.config["sample_rate"])))
         chunk_length_s = options["chunk_length_s"] or float(self.config["max_seconds"])
-        plain = [i for i, clip in enumerate(items) if len(clip) <= max_samples and options["chunk_length_s"] is None
-                 and not options["return_timestamps"]]
         answers = [None] * len(items)
+        for i, clip in enumerate(items):
+            if float(np.max(np.abs(clip))) < SILENCE_PEAK:  # digital silence: nothing was said
+                answers[i] = {"text": "", "chunks": []} if options["return_timestamps"] else {"text": ""}
+        plain = [i for i, clip in enumerate(items) if answers[i] is None and len(clip) <= max_samples
+                 and options["chunk_length_s"] is None and not options["return_timestamps"]]
         signature = self.loaded.signatures[self.config.get("signature", "transcribe")]
         for rows in _batches(plain, self.batch_size):
             batch = pad_batch([items[i] for i in rows])

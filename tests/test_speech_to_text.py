@@ -263,7 +263,8 @@ def test_pipeline_shapes_chunking_timestamps_and_bad_input(trained, speech, tmp_
     clip = speech.clips["test"][0]
     assert asr(clip) == {"text": model.transcribe([clip])[0]}
     assert asr(_clips(speech, 3)) == [{"text": t} for t in model.transcribe(_clips(speech, 3))]
-    assert asr(np.zeros(16000, np.float32)) == {"text": model.transcribe([np.zeros(16000, np.float32)])[0]}
+    assert asr(np.zeros(16000, np.float32)) == {"text": ""}  # silence
+    assert asr([np.zeros(800, np.float32)], return_timestamps="word") == [{"text": "", "chunks": []}]
     # A 44.1 kHz stereo file is mixed down and resampled; bytes and a given sampling rate work too.
     import librosa
 
@@ -282,6 +283,12 @@ def test_pipeline_shapes_chunking_timestamps_and_bad_input(trained, speech, tmp_
     assert " ".join(c["text"] for c in out["chunks"]) == out["text"]
     whole = asr(long)  # longer than the model's 4 s: chunked at 4 s by default
     assert isinstance(whole["text"], str)
+    # A 10-minute file: chunked windows, run batch by batch, with a progress bar.
+    ten_minutes = np.tile(np.concatenate([clip, np.zeros(16000, np.float32)]), 600 * 16000 // (len(clip) + 16000) + 1)
+    soundfile.write(str(tmp_path / "ten.flac"), ten_minutes[: 600 * 16000], 16000)
+    out = asr(str(tmp_path / "ten.flac"), return_timestamps="word")
+    assert out["chunks"] and out["chunks"][-1]["timestamp"][1] <= 600.0
+    assert "transcribing" in capsys.readouterr().err
     with pytest.raises(ValueError, match="NaN/Inf"):
         asr(np.full(1600, np.nan, np.float32))
     with pytest.raises(ValueError, match="0 samples"):
