@@ -163,6 +163,15 @@ def test_transcribed_speech_splits_hold_out_sentences_voices_and_flite(speech):
     assert all(len(c) <= 4 * 16000 for clips in speech.clips.values() for c in clips)
 
 
+def test_excluded_sentences_never_enter_the_speech_data():
+    from mmpretrain.data.sources.transcribed_speech import asr_sentences
+
+    every = asr_sentences([SENTENCES])
+    assert "The cat sat on the mat today." in every
+    kept = asr_sentences([SENTENCES], exclude=["the cat sat on the mat today"])
+    assert "The cat sat on the mat today." not in kept and len(kept) == len(every) - 1
+
+
 def test_long_clips_are_dropped_not_cut(speech):
     from mmpretrain.data.sources.transcribed_speech import load_transcribed_speech
 
@@ -196,7 +205,7 @@ def test_positions_resize_along_time_and_from_run_keeps_the_encoder(tmp_path_fac
     longer = resize_positions(table, 3, 5, 2).reshape(5, 2, 4)
     assert np.allclose(longer[0], table.reshape(3, 2, 4)[0]) and np.allclose(longer[-1], table.reshape(3, 2, 4)[-1])
     assert np.allclose(longer[2], table.reshape(3, 2, 4)[1])
-    run = load_run(tiny_run(tmp_path_factory.getbasetemp()))
+    run = load_run(tiny_run(tmp_path_factory.getbasetemp() / "mmpretrain-apps"))  # the app tests' run
     pretrained = CTCRecognizer.from_run(run, max_seconds=3.0)
     scratch = CTCRecognizer.from_run(run, from_scratch=True, max_seconds=3.0)
     theirs = run.backbone.blocks[0].get_weights()
