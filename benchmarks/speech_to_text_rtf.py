@@ -43,7 +43,7 @@ def main(argv=None):
     model = keras.saving.load_model(keras_file)
     app_args = build_parser().parse_args(["--split-seed", str(metrics["split_seed"]), "--max-seconds",
                                           str(model.preprocessor.max_seconds), "--quiet"])
-    speech = load_speech(load_run(metrics["run"]), app_args)
+    speech = load_speech(load_run(metrics["run"]).config, app_args)
     clips = speech.clips["test"][: args.clips]
     audio = sum(len(c) for c in clips) / 16000.0
     signature = tf.saved_model.load(version).signatures["transcribe"]

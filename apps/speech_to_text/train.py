@@ -95,8 +95,9 @@ def check_args(args):
     return compose(AudioModality.augmentations, args.augment, "audio")
 
 
-def load_speech(loaded, args):
-    """The transcribed speech of the run's own text sources, minus its audio pretraining sentences."""
+def load_speech(run_config, args):
+    """The transcribed speech of a run's own text sources (`run_config`: its config.json as a dict),
+    minus its audio pretraining sentences."""
     from mmpretrain.data.sources.text_corpus import corpus_texts
     from mmpretrain.data.sources.transcribed_speech import (
         load_transcribed_speech,
@@ -105,8 +106,7 @@ def load_speech(loaded, args):
     from mmpretrain.modalities.audio import pretraining_speech_sources
     from mmpretrain.training.config import PretrainConfig
 
-    config = PretrainConfig(**{k: v for k, v in loaded.config.items()
-                               if k in PretrainConfig.__dataclass_fields__})
+    config = PretrainConfig(**{k: v for k, v in run_config.items() if k in PretrainConfig.__dataclass_fields__})
     sources, _ = pretraining_speech_sources(config)
     return load_transcribed_speech(corpus_texts(sources), args.num_sentences, seed=args.split_seed,
                                    max_seconds=args.max_seconds, exclude=pretraining_sentences(config),
@@ -127,7 +127,7 @@ def run(args):
     augment = check_args(args)
     run_dir = resolve_run(args.run, args.encoder)
     loaded = load_run(run_dir)
-    speech = load_speech(loaded, args)
+    speech = load_speech(loaded.config, args)
     tag = ("scratch" if args.from_scratch else "pretrained") + (
         f"-labels{args.label_fraction:g}" if args.label_fraction < 1 else "")
     output = args.output or os.path.join("runs", "apps", APP, f"{tag}-seed{args.seed}")
