@@ -172,3 +172,18 @@ def tiny_app_models(root):
         app_module("fill_mask", "export.py").run(run_dir=run_dir, output=output, top_k=8, tflite=False, verbose=0,
                                                  eval_texts=tiny_pretraining_data()[1]["text"][:8])
     return {"root": root, "run": run_dir, "encoder": encoder_dir, "output": output, "tones": tones, "words": words}
+
+
+def post_json(url, body, timeout=120):
+    """(HTTP status, parsed JSON body) of a real POST of `body` as JSON to `url`."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())

@@ -287,9 +287,7 @@ def test_rouge_of_identical_and_disjoint_texts():
 
 
 def test_rest_server_serves_generate_like_keras_and_refuses_bad_bodies(model_and_pairs, tmp_path):
-    import json
-    import urllib.error
-    import urllib.request
+    from app_fixtures import post_json
 
     from mmpretrain.export.seq2seq_export import export_seq2seq
     from mmpretrain.serving.rest_server import make_server
@@ -300,14 +298,7 @@ def test_rest_server_serves_generate_like_keras_and_refuses_bad_bodies(model_and
     server = make_server(str(tmp_path), port=0).start_in_thread()
 
     def post(body):
-        request = urllib.request.Request(server.url + "/v1/models/summarization:predict",
-                                         data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
+        return post_json(server.url + "/v1/models/summarization:predict", body)
 
     try:
         status, body = post({"signature_name": "generate", "instances": sources[:3]})

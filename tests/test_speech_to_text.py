@@ -330,9 +330,7 @@ def test_pipeline_shapes_chunking_timestamps_and_bad_input(trained, speech, tmp_
 
 
 def test_rest_server_transcribes_like_keras_and_refuses_bad_bodies(trained, speech, tmp_path):
-    import json
-    import urllib.error
-    import urllib.request
+    from app_fixtures import post_json
 
     from mmpretrain.serving.rest_server import make_server
 
@@ -342,14 +340,7 @@ def test_rest_server_transcribes_like_keras_and_refuses_bad_bodies(trained, spee
     clips = _clips(speech, 2)
 
     def post(body):
-        request = urllib.request.Request(server.url + "/v1/models/speech_to_text:predict",
-                                         data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
+        return post_json(server.url + "/v1/models/speech_to_text:predict", body)
 
     try:
         width = max(len(c) for c in clips)

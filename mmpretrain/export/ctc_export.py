@@ -139,11 +139,8 @@ def export_ctc(model, app, output, test_clips, metrics, beam_width=1, tflite=Tru
         write_saved_model(staged, {"transcribe": (transcribe, spec), "ctc_logits": (logits, logits_spec)},
                           assets={"app_file": ("app.json", json.dumps(config, indent=2, sort_keys=True))})
         exported = run_transcribe(staged, clips, p.max_samples)
+        parity = {"saved_model": serving_layout.string_parity(exported, reference)}
         matches = sum(a == b for a, b in zip(exported, reference))
-        parity = {"saved_model": {"exact_match": matches / max(len(reference), 1), "examples": len(reference)}}
-        if matches != len(reference):
-            first = next(i for i, (a, b) in enumerate(zip(exported, reference)) if a != b)
-            parity["saved_model"]["first_difference"] = {"keras": reference[first], "saved_model": exported[first]}
         extra = os.path.join(staged, "assets.extra")
         if tflite:
             log(f"{app}: converting the acoustic model to TFLite, greedy transcripts against Keras")

@@ -198,6 +198,16 @@ def publish(staged, model_dir, version):
     return target
 
 
+def string_parity(exported, reference):
+    """{"exact_match", "examples"[, "first_difference"]}: a reloaded SavedModel's strings against Keras's."""
+    matches = sum(a == b for a, b in zip(exported, reference))
+    parity = {"exact_match": matches / max(len(reference), 1), "examples": len(reference)}
+    if matches != len(reference):
+        first = next(i for i, (a, b) in enumerate(zip(exported, reference)) if a != b)
+        parity["first_difference"] = {"keras": reference[first], "saved_model": exported[first]}
+    return parity
+
+
 def publish_app(staged, model_dir, metrics, parity, attempts=5):
     """Publishes an app's staged SavedModel as the next free version of `model_dir`, writing
     `assets.extra/metrics.json` (with `metrics["export"]` naming that version) just before the
