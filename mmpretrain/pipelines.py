@@ -482,7 +482,7 @@ class SpeechRecognitionPipeline(Pipeline):
                 continue
             log_probs = self.chunked_log_probs(clip, chunk_length_s, options["stride_length_s"])
             text, chars = greedy_alignment(log_probs)
-            answers[i] = {"text": " ".join(text.split())}
+            answers[i] = {"text": text}
             duration = len(clip) / int(self.config["sample_rate"])
             if options["return_timestamps"] == "word":
                 answers[i]["chunks"] = word_timestamps(chars, frame_seconds, duration)

@@ -79,14 +79,15 @@ def frames_needed(ids):
 
 def greedy_alignment(log_probs, length=None):
     """Greedy CTC on one clip's frame scores [F, C] (numpy) -> (text, [(char, frame), ...]): the
-    best class per frame, repeats merged, blanks dropped; each character with the frame it starts."""
+    best class per frame, repeats merged, blanks dropped, spaces collapsed as in `ids_to_text`; each
+    character with the frame it starts."""
     best = np.argmax(np.asarray(log_probs)[: length], axis=-1)
     chars, previous = [], BLANK_ID
     for frame, index in enumerate(best):
         if index != previous and index != BLANK_ID:
             chars.append((ALPHABET[index - 1], frame))
         previous = index
-    return "".join(c for c, _ in chars), chars
+    return " ".join("".join(c for c, _ in chars).split()), chars
 
 
 def word_timestamps(chars, frame_seconds, duration=None):
