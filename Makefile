@@ -22,12 +22,14 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mmpretrain.cli demo
 
+# Tests run in one worker process per core (pytest-xdist), a test file per worker at a time so
+# that its module fixtures are built once; the files holding slow tests start first.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

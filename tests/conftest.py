@@ -42,6 +42,14 @@ def _restore_keras_dtype_policy():
         keras.config.set_dtype_policy(before if before is not None else "float32")
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The files that hold a `slow` test run first (the rest keep their order): with one worker
+    per core (`make test`: pytest-xdist, a file per worker at a time), a long file started last
+    would leave the other cores idle at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """In CI (CI=true) a skip is a failure: CI installs everything, so a skip would hide one."""
