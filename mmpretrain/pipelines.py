@@ -50,6 +50,8 @@ TASK_ALIASES = {
     "translation_en_to_de": "translation_en_to_de",
     "translation_en_to_fr": "translation_en_to_fr",
     "automatic-speech-recognition": "automatic-speech-recognition",
+    "zero-shot-image-classification": "zero-shot-image-classification",
+    "zero-shot-audio-classification": "zero-shot-audio-classification",
 }
 TRANSLATION_PAIRS = (("en", "de"), ("en", "fr"))
 DEFAULT_MODELS = {
@@ -62,7 +64,11 @@ DEFAULT_MODELS = {
     "translation_en_to_de": "translation_en_to_de",
     "translation_en_to_fr": "translation_en_to_fr",
     "automatic-speech-recognition": "speech_to_text",
+    "zero-shot-image-classification": "retrieval",
+    "zero-shot-audio-classification": "retrieval",
 }
+ZERO_SHOT_MODALITY = {"zero-shot-image-classification": "image", "zero-shot-audio-classification": "audio"}
+DEFAULT_HYPOTHESIS_TEMPLATE = "{}"  # the retrieval model is aligned on bare captions ("grinning face")
 SILENCE_PEAK = 1e-3  # speech recognition: a clip whose samples all stay under -60 dBFS is silence
 TEXT_TASK_MODALITY = "text"  # what feature-extraction and fill-mask read (Hugging Face's text tasks)
 
@@ -493,6 +499,85 @@ class SpeechRecognitionPipeline(Pipeline):
         return answers[0] if single else answers
 
 
+
+class ZeroShotClassificationPipeline(Pipeline):
+    """`pipeline("zero-shot-image-classification")(image, candidate_labels=[...])` and
+    `pipeline("zero-shot-audio-classification")(audio, candidate_labels=[...])` -> [{"score",
+    "label"}] sorted by score (a list of inputs -> one such list each), in Hugging Face's shapes,
+    with the retrieval app's aligned SavedModel (`embed_text` + `embed_image` / `embed_audio`).
+
+    Each label is put in `hypothesis_template` (default "{}": the model was aligned on bare
+    captions; Hugging Face's CLIP default is "This is a photo of {}.") and embedded as text; the
+    scores are softmax(scale * cosine) over the labels for a model trained with the contrastive
+    loss (CLIP), and sigmoid(scale * cosine + bias) per label for the sigmoid one (SigLIP).
+    """
+
+    def __init__(self, task, model_dir, batch_size=32, top_k=None, **kwargs):
+        from mmpretrain.export.model_dirs import app_config
+        from mmpretrain.modalities import get_modality
+
+        super().__init__(task, model_dir, batch_size, top_k)
+        self.config = app_config(model_dir)
+        self.modality = ZERO_SHOT_MODALITY[task]
+        if self.config.get("task") != "cross-modal-retrieval":
+            raise ValueError(f"{model_dir!r} is a {self.config.get('task')!r} model, not an aligned text-image-speech "
+                             f"one; pass a retrieval model (e.g. saved_models/{DEFAULT_MODELS[task]}).")
+        missing = [m for m in ("text", self.modality) if m not in self.config["modalities"]]
+        if missing:
+            raise ValueError(f"{model_dir!r} aligns {self.config['modalities']}; {task!r} needs {missing} as well.")
+        self.record = get_modality(self.modality)
+        self.loaded = _load_saved_model(model_dir)
+        self.call_defaults = {"hypothesis_template": self.check_template(kwargs.pop("hypothesis_template", None))}
+
+    @staticmethod
+    def check_template(template):
+        if template is None:
+            return DEFAULT_HYPOTHESIS_TEMPLATE
+        if not isinstance(template, str) or "{}" not in template:
+            raise ValueError(f"hypothesis_template must be a string with one '{{}}' for the label, e.g. "
+                             f"'This is a photo of {{}}.'; received {template!r}.")
+        return template
+
+    @staticmethod
+    def check_labels(labels):
+        if isinstance(labels, str):
+            labels = [part.strip() for part in labels.split(",")]  # HF accepts "a,b,c"
+        if not isinstance(labels, (list, tuple)) or not all(isinstance(x, str) and x.strip() for x in labels):
+            raise ValueError(f"candidate_labels must be a list of non-empty strings; received {labels!r}.")
+        if len(labels) < 2:
+            raise ValueError(f"candidate_labels needs at least two labels to choose between; received {list(labels)!r}.")
+        repeated = sorted({x for x in labels if list(labels).count(x) > 1})
+        if repeated:
+            raise ValueError(f"candidate_labels must be distinct; {repeated} appear more than once.")
+        return list(labels)
+
+    def label_vectors(self, labels, template):
+        import tensorflow as tf
+
+        prompts = tf.constant([template.format(label) for label in labels])
+        return self.loaded.signatures["embed_text"](text=prompts)["embeddings"].numpy()
+
+    def __call__(self, inputs, candidate_labels=None, hypothesis_template=None, top_k=None):
+        labels = self.check_labels(candidate_labels)
+        template = self.check_template(hypothesis_template or self.call_defaults["hypothesis_template"])
+        top_k = _check_positive_int("top_k", top_k if top_k is not None else self.top_k, allow_none=True)
+        info = dict(self.config, max_audio_seconds=self.config.get("max_audio_seconds"))
+        items, single = self.record.decode(inputs, self.task, info)
+        signature = self.loaded.signatures[self.config["signatures"][self.modality]]
+        vectors = _run(self.record, signature, items, info, ["embeddings"], self.batch_size)["embeddings"]
+        logits = float(self.config["logit_scale"]) * (np.stack(vectors) @ self.label_vectors(labels, template).T)
+        if self.config.get("loss") == "sigmoid":
+            scores = 1.0 / (1.0 + np.exp(-(logits + float(self.config.get("logit_bias", 0.0)))))
+        else:
+            scores = np.exp(logits - logits.max(axis=1, keepdims=True))
+            scores /= scores.sum(axis=1, keepdims=True)
+        answers = []
+        for row in scores:
+            order = np.argsort(-row, kind="stable")[: top_k or len(labels)]
+            answers.append([{"score": float(row[i]), "label": labels[i]} for i in order])
+        return answers[0] if single else answers
+
+
 def translation_task(src_lang, tgt_lang):
     """"translation" + languages -> "translation_<src>_to_<tgt>", or a ValueError listing the pairs."""
     pairs = [f"{a}->{b}" for a, b in TRANSLATION_PAIRS]
@@ -512,6 +597,8 @@ PIPELINES = {
     "translation_en_to_de": TranslationPipeline,
     "translation_en_to_fr": TranslationPipeline,
     "automatic-speech-recognition": SpeechRecognitionPipeline,
+    "zero-shot-image-classification": ZeroShotClassificationPipeline,
+    "zero-shot-audio-classification": ZeroShotClassificationPipeline,
 }
 
 
@@ -522,7 +609,8 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
         task: "sentiment-analysis" (= "text-classification"), "image-classification",
             "audio-classification", "feature-extraction", "fill-mask", "summarization",
             "translation_en_to_de", "translation_en_to_fr", "translation" with `src_lang` and
-            `tgt_lang` keywords, or "automatic-speech-recognition".
+            `tgt_lang` keywords, "automatic-speech-recognition", "zero-shot-image-classification"
+            or "zero-shot-audio-classification" (called with `candidate_labels=[...]`).
         model: a model directory (saved_models/NAME: its newest version), a version directory
             (saved_models/NAME/VERSION) or a bare name under saved_models/. None: the default
             model of the task; if it is missing, the error names the command that builds it.
@@ -531,7 +619,8 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
             of images/audio 5; fill-mask 5).
         kwargs: `pooled=True` for feature-extraction (one vector per input); `max_length`,
             `num_beams`, `length_penalty` for summarization and translation; `sampling_rate`,
-            `chunk_length_s`, `stride_length_s`, `return_timestamps` for speech recognition (call defaults).
+            `chunk_length_s`, `stride_length_s`, `return_timestamps` for speech recognition (call defaults);
+            `hypothesis_template` for the zero-shot tasks.
     """
     if not isinstance(task, str):
         raise ValueError(f"task must be a string such as 'sentiment-analysis'; received {type(task).__name__}.")
@@ -549,7 +638,9 @@ def pipeline(task, model=None, batch_size=32, top_k=None, **kwargs):
     accepted = {"feature-extraction": {"pooled"}, "summarization": generation, "translation_en_to_de": generation,
                 "translation_en_to_fr": generation,
                 "automatic-speech-recognition": {"sampling_rate", "chunk_length_s", "stride_length_s",
-                                                 "return_timestamps"}}
+                                                 "return_timestamps"},
+                "zero-shot-image-classification": {"hypothesis_template"},
+                "zero-shot-audio-classification": {"hypothesis_template"}}
     extra = set(kwargs) - accepted.get(canonical, set())
     if extra:
         raise ValueError(f"pipeline({task!r}) got unexpected arguments {sorted(extra)}.")

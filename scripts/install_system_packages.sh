@@ -3,7 +3,7 @@
 # real data sets (see mmpretrain/data/sources). Installs what is missing when run as root with
 # apt-get; otherwise prints the command to run and goes on (the tests that need them say so).
 set -euo pipefail
-PKGS="espeak-ng flite sox fortunes jargon-text python3.11-doc dataset-fashion-mnist"
+PKGS="espeak-ng flite sox fortunes jargon-text python3.11-doc dataset-fashion-mnist fonts-noto-color-emoji unicode-data"
 missing=""
 if command -v dpkg >/dev/null 2>&1; then
   for p in $PKGS; do

@@ -7,12 +7,21 @@ yields. A source also says how big it is (`size`), what `prepare` does after fet
 """
 
 import dataclasses
+import functools
 import pathlib
 from typing import Callable, Optional
 
 from mmpretrain.data.cache import Manifest, SourceMissingError
 from mmpretrain.data.fetch import FetchError
-from mmpretrain.data.sources import ddtp, digits, fashion_mnist, sentiment, speech, text_corpus
+from mmpretrain.data.sources import (
+    ddtp,
+    digits,
+    emoji,
+    fashion_mnist,
+    sentiment,
+    speech,
+    text_corpus,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +64,15 @@ def _count_keywords(engine):
         return counts
 
     return count
+
+
+def _count_emoji(root):
+    rows = emoji.read_emoji_test()
+    keys = [emoji.variant_key(row.name) for row in rows]
+    indices = emoji.split_indices(keys, 0)
+    counts = {split: len(rows) for split, rows in indices.items()}
+    counts.update(emoji=len(rows), variant_keys=len(set(keys)), groups=len({row.group for row in rows}))
+    return counts
 
 
 def _text_source(name, description):
@@ -120,6 +138,14 @@ SOURCES = {
             fashion_mnist.PACKAGE,
             fashion_mnist.load_fashion_mnist,
             lambda root: _split_counts(fashion_mnist.load_fashion_mnist(root=root)),
+        ),
+        Source(
+            "emoji",
+            "image+text",
+            "emoji rendered by Noto Color Emoji with their Unicode names (captions, groups)",
+            emoji.PACKAGE,
+            functools.partial(emoji.load_emoji, speech=False),
+            _count_emoji,
         ),
         Source(
             "digits",

@@ -31,6 +31,7 @@ BUILD_COMMANDS = {
     "translation_en_to_de": "python apps/translation/train.py --target de --run runs/multilingual",
     "translation_en_to_fr": "python apps/translation/train.py --target fr --run runs/multilingual",
     "speech_to_text": "python apps/speech_to_text/train.py",
+    "retrieval": "python apps/retrieval/train.py",
 }
 
 

@@ -294,6 +294,9 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_rang
 
     if isinstance(inputs, np.ndarray) and np.issubdtype(inputs.dtype, np.floating):
         _check_layout(inputs, task, verb="received")
+    if isinstance(inputs, np.ndarray) and inputs.ndim == 3 and not np.issubdtype(inputs.dtype, np.floating):
+        raise ValueError(f"{task} received {describe(inputs)}, which looks like an image [H, W, C], not audio. "
+                         f"Accepted: {AUDIO_ACCEPTED}.")
     items, single = listify(inputs, is_single, task, AUDIO_ACCEPTED)
     out = []
     for i, item in enumerate(items):
@@ -326,6 +329,8 @@ def waveforms(inputs, task, sample_rate=SAMPLE_RATE, max_seconds=None, rate_rang
         elif isinstance(item, np.ndarray):
             if np.issubdtype(item.dtype, np.floating):
                 _check_layout(item, what)
+            else:
+                check_waveform(item, what)  # integer PCM or non-numbers: refused with the reason
             clip = item.mean(axis=1) if _is_multichannel(item) else item
             clip = _crop(clip, sample_rate, max_seconds)
         else:

@@ -40,6 +40,7 @@ import tensorflow as tf
 
 import mmpretrain.backbone  # noqa: F401  (registers MultimodalBackbone for load_model)
 from mmpretrain.modalities.audio_preprocessor import AudioPreprocessor
+from mmpretrain.tasks.run_backbone import resize_positions  # noqa: F401  (re-exported)
 
 ALPHABET = " abcdefghijklmnopqrstuvwxyz'"
 BLANK_ID = 0
@@ -105,20 +106,6 @@ def word_timestamps(chars, frame_seconds, duration=None):
             words.append({"text": "".join(c for c, _ in current), "timestamp": (round(start, 3), round(end, 3))})
         current = []
     return words
-
-
-def resize_positions(table, old_time, new_time, frequency_patches):
-    """A time-major patch position table [old_time * nf, D] resized along time to
-    [new_time * nf, D] by linear interpolation (numpy)."""
-    table = np.asarray(table, np.float32).reshape(old_time, frequency_patches, -1)
-    if old_time == new_time:
-        return table.reshape(new_time * frequency_patches, -1)
-    source = np.linspace(0.0, old_time - 1.0, new_time)
-    low = np.floor(source).astype(int)
-    high = np.minimum(low + 1, old_time - 1)
-    weight = (source - low)[:, None, None]
-    resized = (1.0 - weight) * table[low] + weight * table[high]
-    return resized.reshape(new_time * frequency_patches, -1).astype(np.float32)
 
 
 def ctc_losses(labels, label_lengths, logits, frame_lengths):
@@ -187,37 +174,14 @@ class CTCRecognizer(keras.Model):
         """A recogniser on a finished pretraining run's audio encoder (a path or `LoadedRun`), or on
         the same architecture freshly initialised (`from_scratch`, seeded). Only the audio embedder,
         the shared blocks and the final norm are kept; the position table is resized to `max_seconds`."""
-        import os
-
-        from mmpretrain.backbone import MultimodalBackbone
-        from mmpretrain.export.run_loader import load_run
+        from mmpretrain.tasks.run_backbone import backbone_from_run
 
         if not (isinstance(max_seconds, (int, float)) and 0.5 <= max_seconds <= 60):
             raise ValueError(f"max_seconds must be a number of seconds in [0.5, 60]; received {max_seconds!r}.")
-        run = load_run(run) if isinstance(run, (str, os.PathLike)) else run
-        if "audio" not in run.preprocessors:
-            raise ValueError(f"Speech recognition needs a run pretrained on audio; {run.run_dir!r} has "
-                             f"{list(run.modalities)}.")
-        pretrained = run.preprocessors["audio"]
-        preprocessor_config = dict(pretrained.get_config(), max_seconds=float(max_seconds))
-        preprocessor = AudioPreprocessor(**preprocessor_config)
-        config = dict(run.backbone.get_config())
-        config["modalities"] = {"audio": dict(config["modalities"]["audio"], max_patches=preprocessor.max_patches)}
-        config.pop("name", None)
-        keras.utils.set_random_seed(int(seed))
-        backbone = MultimodalBackbone.from_config(dict(config, name="ctc_encoder"))
-        if not from_scratch:
-            theirs = run.backbone.embedders["audio"]
-            mine = backbone.embedders["audio"]
-            nf = preprocessor.frequency_patches
-            mine.position_embedding.assign(resize_positions(
-                theirs.position_embedding.numpy(), theirs.max_patches // nf, mine.max_patches // nf, nf))
-            mine.modality_embedding.assign(theirs.modality_embedding.numpy())
-            mine.projection.set_weights(theirs.projection.get_weights())
-            mine.norm.set_weights(theirs.norm.get_weights())
-            for block, source in zip(backbone.blocks, run.backbone.blocks):
-                block.set_weights(source.get_weights())
-            backbone.final_norm.set_weights(run.backbone.final_norm.get_weights())
+        backbone, configs = backbone_from_run(run, ["audio"], audio_seconds=float(max_seconds),
+                                              from_scratch=from_scratch, seed=seed, name="ctc_encoder",
+                                              task="Speech recognition")
+        preprocessor_config = configs["audio"]
         return cls(backbone, preprocessor_config, **kwargs)
 
     # ------------------------------------------------------------------ the network
