@@ -500,11 +500,55 @@ class SpeechRecognitionPipeline(Pipeline):
 
 
 
+class AlignedEmbedder:
+    """The retrieval app's SavedModel (`embed_text`, `embed_image`, `embed_audio`: unit vectors in
+    one space) on user inputs: `AlignedEmbedder(path).embed(inputs, "image")` -> numpy [N, K].
+
+    Inputs are decoded and checked by the modality record, as in the other pipelines (paths,
+    bytes, arrays; any image size, any audio rate); `what` prefixes the error messages."""
+
+    def __init__(self, model_dir, batch_size=32):
+        from mmpretrain.export.model_dirs import app_config
+
+        self.model_dir = model_dir
+        self.batch_size = batch_size
+        self.config = app_config(model_dir)
+        if self.config.get("task") != "cross-modal-retrieval":
+            raise ValueError(f"{model_dir!r} is a {self.config.get('task')!r} model, not an aligned text-image-speech "
+                             f"one; pass a retrieval model (e.g. saved_models/retrieval, built by "
+                             f"`python apps/retrieval/train.py`).")
+        self.modalities = list(self.config["modalities"])
+        self.loaded = _load_saved_model(model_dir)
+
+    def require(self, modality, what):
+        if modality not in self.modalities:
+            raise ValueError(f"{what}: {self.model_dir!r} aligns {self.modalities}, not {modality!r}.")
+
+    def embed(self, inputs, modality, what="AlignedEmbedder"):
+        """One input or a list -> (float32 numpy [N, K] unit vectors, whether one input was given)."""
+        from mmpretrain.modalities import get_modality
+
+        self.require(modality, what)
+        record = get_modality(modality)
+        items, single = record.decode(inputs, what, self.config)
+        signature = self.loaded.signatures[self.config["signatures"][modality]]
+        vectors = _run(record, signature, items, self.config, ["embeddings"], self.batch_size)["embeddings"]
+        return np.stack(vectors).astype(np.float32), single
+
+    def scores(self, logits):
+        """Label scores from scale * cosine [N, C]: softmax over the labels (contrastive loss, CLIP)
+        or a sigmoid per label with the learned bias (sigmoid loss, SigLIP)."""
+        if self.config.get("loss") == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-(logits + float(self.config.get("logit_bias", 0.0)))))
+        scores = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
 class ZeroShotClassificationPipeline(Pipeline):
     """`pipeline("zero-shot-image-classification")(image, candidate_labels=[...])` and
     `pipeline("zero-shot-audio-classification")(audio, candidate_labels=[...])` -> [{"score",
     "label"}] sorted by score (a list of inputs -> one such list each), in Hugging Face's shapes,
-    with the retrieval app's aligned SavedModel (`embed_text` + `embed_image` / `embed_audio`).
+    with the retrieval app's aligned SavedModel (`AlignedEmbedder`).
 
     Each label is put in `hypothesis_template` (default "{}": the model was aligned on bare
     captions; Hugging Face's CLIP default is "This is a photo of {}.") and embedded as text; the
@@ -513,20 +557,11 @@ class ZeroShotClassificationPipeline(Pipeline):
     """
 
     def __init__(self, task, model_dir, batch_size=32, top_k=None, **kwargs):
-        from mmpretrain.export.model_dirs import app_config
-        from mmpretrain.modalities import get_modality
-
         super().__init__(task, model_dir, batch_size, top_k)
-        self.config = app_config(model_dir)
         self.modality = ZERO_SHOT_MODALITY[task]
-        if self.config.get("task") != "cross-modal-retrieval":
-            raise ValueError(f"{model_dir!r} is a {self.config.get('task')!r} model, not an aligned text-image-speech "
-                             f"one; pass a retrieval model (e.g. saved_models/{DEFAULT_MODELS[task]}).")
-        missing = [m for m in ("text", self.modality) if m not in self.config["modalities"]]
-        if missing:
-            raise ValueError(f"{model_dir!r} aligns {self.config['modalities']}; {task!r} needs {missing} as well.")
-        self.record = get_modality(self.modality)
-        self.loaded = _load_saved_model(model_dir)
+        self.embedder = AlignedEmbedder(model_dir, batch_size)
+        for modality in ("text", self.modality):
+            self.embedder.require(modality, f"pipeline({task!r})")
         self.call_defaults = {"hypothesis_template": self.check_template(kwargs.pop("hypothesis_template", None))}
 
     @staticmethod
@@ -551,26 +586,13 @@ class ZeroShotClassificationPipeline(Pipeline):
             raise ValueError(f"candidate_labels must be distinct; {repeated} appear more than once.")
         return list(labels)
 
-    def label_vectors(self, labels, template):
-        import tensorflow as tf
-
-        prompts = tf.constant([template.format(label) for label in labels])
-        return self.loaded.signatures["embed_text"](text=prompts)["embeddings"].numpy()
-
     def __call__(self, inputs, candidate_labels=None, hypothesis_template=None, top_k=None):
         labels = self.check_labels(candidate_labels)
         template = self.check_template(hypothesis_template or self.call_defaults["hypothesis_template"])
         top_k = _check_positive_int("top_k", top_k if top_k is not None else self.top_k, allow_none=True)
-        info = dict(self.config, max_audio_seconds=self.config.get("max_audio_seconds"))
-        items, single = self.record.decode(inputs, self.task, info)
-        signature = self.loaded.signatures[self.config["signatures"][self.modality]]
-        vectors = _run(self.record, signature, items, info, ["embeddings"], self.batch_size)["embeddings"]
-        logits = float(self.config["logit_scale"]) * (np.stack(vectors) @ self.label_vectors(labels, template).T)
-        if self.config.get("loss") == "sigmoid":
-            scores = 1.0 / (1.0 + np.exp(-(logits + float(self.config.get("logit_bias", 0.0)))))
-        else:
-            scores = np.exp(logits - logits.max(axis=1, keepdims=True))
-            scores /= scores.sum(axis=1, keepdims=True)
+        vectors, single = self.embedder.embed(inputs, self.modality, self.task)
+        label_vectors, _ = self.embedder.embed([template.format(label) for label in labels], "text", self.task)
+        scores = self.embedder.scores(float(self.embedder.config["logit_scale"]) * (vectors @ label_vectors.T))
         answers = []
         for row in scores:
             order = np.argsort(-row, kind="stable")[: top_k or len(labels)]

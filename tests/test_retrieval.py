@@ -245,3 +245,77 @@ def test_retrieval_app_rejects_bad_flags(aligner_run):
         app.run(app.build_parser().parse_args(["--run", aligner_run, "--modalities", "text,text"]))
     with pytest.raises(ValueError, match="--epochs must be at least 1"):
         app.run(app.build_parser().parse_args(["--run", aligner_run, "--epochs", "0"]))
+
+
+def test_search_indexes_a_folder_and_answers_text_and_spoken_queries(app_run, emoji, tmp_path):
+    import json
+
+    import soundfile
+    from app_fixtures import app_module
+    from PIL import Image
+
+    _, root = app_run
+    search = app_module("retrieval", "search.py")
+    model = str(root / "saved_models" / "retrieval")
+    folder = tmp_path / "files"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(4):
+        Image.fromarray(emoji.images["test"][i]).save(folder / f"emoji{i}.png")
+        soundfile.write(folder / "sub" / f"clip{i}.wav", emoji.clips["test"][i], 16000)
+    (folder / "notes.txt").write_text("not indexed")
+    index = tmp_path / "index"
+    info = search.build_index(str(folder), str(index), model)
+    assert info["counts"] == {"audio": 4, "image": 4} and info["files"] == 8
+    answers = search.search(str(index), texts=[emoji.captions["test"][0]], audio=[str(folder / "sub" / "clip1.wav")],
+                            top_k=3)
+    assert [a["query"] for a in answers] == [emoji.captions["test"][0], str(folder / "sub" / "clip1.wav")]
+    for answer in answers:
+        scores = [r["score"] for r in answer["results"]]
+        assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    only = search.search(str(index), texts=["a face"], top_k=10, modality="image")
+    assert {r["modality"] for r in only[0]["results"]} == {"image"} and len(only[0]["results"]) == 4
+    # The CLI: one JSON line per query, exit code 2 with the reason on bad input.
+    assert search.main(["query", str(index), "--text", "a face", "--top-k", "2"]) == 0
+    with pytest.raises(ValueError, match="already exists at .*; pass --force"):
+        search.build_index(str(folder), str(index), model)
+    before = json.loads((index / "index.json").read_text())
+    assert search.build_index(str(folder), str(index), model, force=True)["files"] == before["files"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("x")
+    with pytest.raises(ValueError, match="holds no supported files; accepted: images"):
+        search.build_index(str(empty), str(tmp_path / "index2"), model)
+    assert not (tmp_path / "index2").exists()
+    with pytest.raises(ValueError, match="is not an audio file"):
+        search.search(str(index), audio=[str(folder / "emoji0.png")])
+    with pytest.raises(ValueError, match="is not an index"):
+        search.search(str(tmp_path / "nowhere"), texts=["x"])
+    assert search.main(["index", str(empty), "--index", str(tmp_path / "index3"), "--model", model]) == 2
+
+
+def test_rest_server_embeds_each_modality_like_the_saved_model(app_run, emoji):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+    from app_fixtures import post_json
+
+    from mmpretrain.serving.rest_server import make_server
+
+    metrics, root = app_run
+    loaded = tf.saved_model.load(metrics["export"]["saved_model"])
+    captions = emoji.captions["test"][:3]
+    want = loaded.signatures["embed_text"](text=tf.constant(captions))["embeddings"].numpy()
+    server = make_server(str(root / "saved_models"), port=0).start_in_thread()
+    try:
+        url = server.url + "/v1/models/retrieval:predict"
+        status, body = post_json(url, {"signature_name": "embed_text", "instances": captions})
+        assert status == 200, body
+        np.testing.assert_allclose(np.asarray(body["predictions"], np.float32), want, atol=1e-5)
+        clip = emoji.clips["test"][0]
+        status, body = post_json(url, {"signature_name": "embed_audio",
+                                       "instances": [{"waveforms": clip.tolist(), "lengths": len(clip)}]})
+        assert status == 200, body
+        assert abs(np.linalg.norm(np.asarray(body["predictions"][0], np.float32)) - 1) < 1e-4
+        status, body = post_json(url, {"signature_name": "embed_video", "instances": captions})
+        assert status == 400 and "embed_video" in body["error"]
+    finally:
+        server.stop()
