@@ -54,6 +54,17 @@ def add_encoder_argument(parser):
              "(default: saved_models/mmpretrain_tiny, which `make demo` exports)")
 
 
+def add_trunk_arguments(parser, uses):
+    """--run / --encoder / --from-scratch of the apps that fine-tune a run's Keras trunk itself
+    (`uses`: what of it they use, e.g. "audio encoder")."""
+    parser.add_argument("--run", default=None, metavar="RUN_DIR",
+                        help=f"the pretraining run whose {uses} is used (default: the run the demo "
+                             "encoder saved_models/mmpretrain_tiny was exported from)")
+    parser.add_argument("--encoder", default=None, metavar="DIR", help="an exported encoder: its run is used")
+    parser.add_argument("--from-scratch", action="store_true",
+                        help="the same architecture with freshly initialised weights (the baseline)")
+
+
 def add_common_arguments(parser, app, defaults):
     """--encoder --freeze --from-scratch --label-fraction --epochs ... with the app's defaults
     (`defaults`: the script's `training.AppDefaults`)."""

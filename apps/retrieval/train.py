@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common.cli import cap, run_main  # noqa: E402
+from apps.common.cli import add_trunk_arguments, cap, run_main  # noqa: E402
 
 APP = "retrieval"
 DIRECTIONS = (("text", "image"), ("image", "text"), ("audio", "image"), ("audio", "text"))
@@ -36,12 +36,7 @@ def build_parser():
         prog="apps/retrieval/train.py",
         description="Align text, images and speech in one embedding space on the shared pretrained trunk "
                     "(emoji triples); retrieval recall and zero-shot accuracy against a CCA anchor.")
-    parser.add_argument("--run", default=None, metavar="RUN_DIR",
-                        help="the pretraining run whose trunk is aligned (default: the run the demo encoder "
-                             "saved_models/mmpretrain_tiny was exported from)")
-    parser.add_argument("--encoder", default=None, metavar="DIR", help="an exported encoder: its run is used")
-    parser.add_argument("--from-scratch", action="store_true",
-                        help="the same architecture with freshly initialised weights (the baseline)")
+    add_trunk_arguments(parser, "shared trunk")
     parser.add_argument("--modalities", default="text,image,audio",
                         help="modalities aligned, comma-separated, at least two of text, image, audio")
     parser.add_argument("--loss", choices=("contrastive", "sigmoid"), default="contrastive",

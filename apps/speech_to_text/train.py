@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common.cli import cap, fraction, run_main  # noqa: E402
+from apps.common.cli import add_trunk_arguments, cap, fraction, run_main  # noqa: E402
 
 APP = "speech_to_text"
 TEST_SPLITS = ("test", "test_flite")
@@ -34,12 +34,7 @@ def build_parser():
         prog="apps/speech_to_text/train.py",
         description="Fine-tune a CTC speech recogniser on the shared pretrained audio encoder; WER/CER on "
                     "unseen espeak-ng voices and on flite, against PocketSphinx.")
-    parser.add_argument("--run", default=None, metavar="RUN_DIR",
-                        help="the pretraining run whose audio encoder is used (default: the run the demo "
-                             "encoder saved_models/mmpretrain_tiny was exported from)")
-    parser.add_argument("--encoder", default=None, metavar="DIR", help="an exported encoder: its run is used")
-    parser.add_argument("--from-scratch", action="store_true",
-                        help="the same architecture with freshly initialised weights (the baseline)")
+    add_trunk_arguments(parser, "audio encoder")
     parser.add_argument("--label-fraction", type=fraction, default=1.0,
                         help="share of the transcribed training clips used (default 1.0)")
     parser.add_argument("--num-sentences", type=int, default=3000, help="sentences synthesized (80%% train)")
