@@ -93,6 +93,7 @@ def _fit(run_dir, emoji, loss, modalities, epochs=40):
 
 @pytest.mark.parametrize("loss,modalities", [("contrastive", ("text", "image", "audio")),
                                              ("sigmoid", ("text", "image"))])
+@pytest.mark.slow
 def test_alignment_loss_falls_and_matching_pairs_score_higher(aligner_run, emoji, loss, modalities):
     from mmpretrain.tasks.contrastive_aligner import retrieval_metrics
 
@@ -150,6 +151,7 @@ def app_run(aligner_run, tmp_path_factory):
     return metrics, root
 
 
+@pytest.mark.slow
 def test_retrieval_app_scores_against_the_anchor_and_exports(app_run):
     metrics, root = app_run
     assert set(metrics["scores"]) == {"text->image", "image->text", "speech->image", "speech->text"}
@@ -168,6 +170,7 @@ def test_retrieval_app_scores_against_the_anchor_and_exports(app_run):
         assert parity["tflite"][modality]["max_abs_difference"] < 1e-4, parity["tflite"][modality]
 
 
+@pytest.mark.slow
 def test_export_in_a_fresh_process_equals_the_saved_keras_model(app_run, emoji, tmp_path):
     import json
     import subprocess
@@ -197,6 +200,7 @@ np.save({str(tmp_path / "text.npy")!r}, text); np.save({str(tmp_path / "image.np
     np.testing.assert_allclose(np.load(tmp_path / "image.npy"), model.embed(images, "image"), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_zero_shot_pipelines_rank_candidate_labels(app_run, emoji):
     import mmpretrain
 
@@ -218,6 +222,7 @@ def test_zero_shot_pipelines_rank_candidate_labels(app_run, emoji):
     assert sorted(a["label"] for a in templated) == sorted(labels)
 
 
+@pytest.mark.slow
 def test_zero_shot_pipelines_reject_bad_input(app_run, emoji):
     import mmpretrain
 
@@ -247,6 +252,7 @@ def test_retrieval_app_rejects_bad_flags(aligner_run):
         app.run(app.build_parser().parse_args(["--run", aligner_run, "--epochs", "0"]))
 
 
+@pytest.mark.slow
 def test_search_indexes_a_folder_and_answers_text_and_spoken_queries(app_run, emoji, tmp_path):
     import json
 
@@ -293,6 +299,7 @@ def test_search_indexes_a_folder_and_answers_text_and_spoken_queries(app_run, em
     assert search.main(["index", str(empty), "--index", str(tmp_path / "index3"), "--model", model]) == 2
 
 
+@pytest.mark.slow
 def test_rest_server_embeds_each_modality_like_the_saved_model(app_run, emoji):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401
