@@ -11,6 +11,7 @@
     mmpretrain.pipeline("summarization")(long_text, num_beams=4)   # [{'summary_text': ...}]
     mmpretrain.pipeline("translation", src_lang="en", tgt_lang="de")("A text editor")  # [{'translation_text'}]
     mmpretrain.pipeline("automatic-speech-recognition")("hello.wav")   # {'text': 'hello world'}
+    mmpretrain.pipeline("zero-shot-image-classification")("cat.png", candidate_labels=["cat face", "apple"])
 
     embed = mmpretrain.load("saved_models/mmpretrain_tiny")        # like hub.load(...)
     embed(["This is a great movie!"])                              # tf.Tensor [1, D]
@@ -25,6 +26,8 @@ Tasks and their default models (the newest version in saved_models/, see `models
     summarization                            saved_models/summarization         apps/summarization/train.py
     translation_en_to_de (_fr), translation  saved_models/translation_en_to_de  apps/translation/train.py --target de
     automatic-speech-recognition             saved_models/speech_to_text        apps/speech_to_text/train.py
+    zero-shot-image-classification, zero-shot-audio-classification
+                                             saved_models/retrieval             apps/retrieval/train.py
 
 `model=` takes a model directory (NAME/, newest version) or a version directory. Inputs: strings,
 file paths, numpy arrays, bytes, or lists of them. The model's modality record reads them
