@@ -5,7 +5,8 @@
 
 Features (fitted on the training split only):
 
-- image  the pixels / 255 as the encoder sees them (its size and channels), PCA to 64 dimensions
+- image  the pixels / 255 of the renders the app makes (32 x 32 RGB at the demo trunk's size: the
+         anchor keeps the colour that a grayscale trunk's input loses), PCA to 64 dimensions
 - text   character 2-4-gram TF-IDF (within word boundaries) of the caption, SVD to 64 dimensions
 - audio  log-mel statistics (`apps.common.classical.log_mel_statistics`), standardised, PCA to 64
 
