@@ -22,14 +22,17 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m mmpretrain.cli demo
 
-# Tests run in one worker process per core (pytest-xdist), a test file per worker at a time so
-# that its module fixtures are built once; the files holding slow tests start first.
+# Tests run in one worker process per core this process may use (pytest-xdist), at most 4 (each
+# worker holds its own TensorFlow), a test file per worker at a time so that its module fixtures
+# are built once; the files holding slow tests start first.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n auto --dist loadfile -m "not slow"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
