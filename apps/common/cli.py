@@ -149,5 +149,18 @@ def run_main(function, argv, summary_keys=("test_accuracy",)):
     return 0
 
 
+def report_main(parser, run, print_summary, argv=None, summary_keys=("scores", "baselines")):
+    """The `main` of an app whose `run(args)` returns its metrics: parse, run, print the summary
+    (`print_summary(metrics)`), then the JSON summary; bad input -> `error: ...` and exit code 2."""
+    args = parser.parse_args(argv)
+
+    def go():
+        metrics = run(args)
+        print_summary(metrics)
+        return metrics
+
+    return run_main(go, argv, summary_keys=summary_keys)
+
+
 def parse(parser, argv):
     return parser.parse_args(sys.argv[1:] if argv is None else argv)

@@ -173,13 +173,6 @@ def print_summary(metrics):
 
 def seq2seq_main(parser, run, argv=None):
     """The `main` of a sequence-to-sequence app: parse, run, print the summary; bad input -> exit 2."""
-    from apps.common.cli import run_main
+    from apps.common.cli import report_main
 
-    args = parser.parse_args(argv)
-
-    def go():
-        metrics = run(args)
-        print_summary(metrics)
-        return metrics
-
-    return run_main(go, argv, summary_keys=("scores", "baselines"))
+    return report_main(parser, run, print_summary, argv)

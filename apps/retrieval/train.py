@@ -24,7 +24,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common.cli import add_trunk_arguments, cap, run_main  # noqa: E402
+from apps.common.cli import add_trunk_arguments, cap, report_main  # noqa: E402
 
 APP = "retrieval"
 DIRECTIONS = (("text", "image"), ("image", "text"), ("audio", "image"), ("audio", "text"))
@@ -173,10 +173,12 @@ def run(args):
     schedule = keras.optimizers.schedules.CosineDecay(0.0, total, warmup_target=args.learning_rate,
                                                       warmup_steps=max(1, total // 10))
     model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=0.05, clipnorm=1.0))
-    validation_inputs = split_inputs(emoji, "validation", modalities)
+    # Featurised once: every epoch only runs the encoders on them.
+    validation_features = {m: model.feature_arrays(v, m)
+                           for m, v in split_inputs(emoji, "validation", modalities).items()}
 
-    def evaluate(inputs):
-        vectors = {m: model.embed(v, m) for m, v in inputs.items()}
+    def evaluate(features):
+        vectors = {m: model.embed_arrays(f, m) for m, f in features.items()}
         return vectors, direction_scores(vectors, DIRECTIONS)
 
     history, best, best_weights = [], None, None
@@ -184,7 +186,7 @@ def run(args):
     for epoch in range(args.epochs):
         data = model.triple_dataset(epoch_features(epoch), batch_size, shuffle_seed=1000 * args.seed + epoch)
         fit = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, verbose=0)
-        _, scores = evaluate(validation_inputs)
+        _, scores = evaluate(validation_features)
         row = {"epoch": epoch + 1, "loss": round(float(fit.history["loss"][-1]), 4),
                "validation_mean_recall": round(mean_recall(scores), 4),
                "scale": round(float(model.scale.numpy()), 2)}
@@ -197,7 +199,8 @@ def run(args):
     fit_seconds = time.perf_counter() - started
     model.set_weights(best_weights)
 
-    test_vectors, test_scores = evaluate(split_inputs(emoji, "test", modalities))
+    test_vectors, test_scores = evaluate({m: model.feature_arrays(v, m)
+                                          for m, v in split_inputs(emoji, "test", modalities).items()})
     zero_shot = {}
     if "image" in modalities and "text" in modalities:
         from mmpretrain.data.sources.fashion_mnist import read_fashion_mnist
@@ -251,15 +254,7 @@ def print_summary(metrics):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-
-    def go():
-        metrics = run(args)
-        print_summary(metrics)
-        return metrics
-
-    return run_main(go, argv, summary_keys=("scores", "zero_shot", "baselines"))
-
+    return report_main(build_parser(), run, print_summary, argv, summary_keys=("scores", "zero_shot", "baselines"))
 
 if __name__ == "__main__":
     sys.exit(main())

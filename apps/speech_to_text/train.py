@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))  # for apps.common
-from apps.common.cli import add_trunk_arguments, cap, fraction, run_main  # noqa: E402
+from apps.common.cli import add_trunk_arguments, cap, fraction, report_main  # noqa: E402
 
 APP = "speech_to_text"
 TEST_SPLITS = ("test", "test_flite")
@@ -213,15 +213,7 @@ def print_summary(metrics):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-
-    def go():
-        metrics = run(args)
-        print_summary(metrics)
-        return metrics
-
-    return run_main(go, argv, summary_keys=("scores", "baselines"))
-
+    return report_main(build_parser(), run, print_summary, argv)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -68,10 +68,9 @@ def _count_keywords(engine):
 
 def _count_emoji(root):
     rows = emoji.read_emoji_test()
-    keys = [emoji.variant_key(row.name) for row in rows]
-    indices = emoji.split_indices(keys, 0)
-    counts = {split: len(rows) for split, rows in indices.items()}
-    counts.update(emoji=len(rows), variant_keys=len(set(keys)), groups=len({row.group for row in rows}))
+    counts = {split: len(chosen) for split, chosen in emoji.split_emoji(rows).items()}
+    counts.update(emoji=len(rows), variant_keys=len({emoji.variant_key(row.name) for row in rows}),
+                  groups=len({row.group for row in rows}))
     return counts
 
 

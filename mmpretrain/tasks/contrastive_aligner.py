@@ -218,7 +218,10 @@ class ContrastiveAligner(keras.Model):
         """Raw inputs of one modality -> numpy unit vectors [N, projection_dim]."""
         if modality not in self.modalities:
             raise ValueError(f"This aligner embeds {list(self.modalities)}; received modality {modality!r}.")
-        features = self.feature_arrays(values, modality, batch_size)
+        return self.embed_arrays(self.feature_arrays(values, modality, batch_size), modality, batch_size)
+
+    def embed_arrays(self, features, modality, batch_size=256):
+        """Feature arrays of one modality (`feature_arrays`) -> numpy unit vectors [N, projection_dim]."""
         rows = []
         total = len(next(iter(features.values())))
         for start in range(0, total, batch_size):

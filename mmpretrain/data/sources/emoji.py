@@ -123,6 +123,11 @@ def variant_key(name):
     return " ".join([head] + parts)
 
 
+def split_emoji(rows, seed=0, fractions=DEFAULT_FRACTIONS):
+    """split -> row indices of `rows` (`Emoji`), grouped by `variant_key` (stable hash with `seed`)."""
+    return split_indices([variant_key(row.name) for row in rows], seed, fractions)
+
+
 def spoken_caption(name):
     """A caption as a synthesizer should read it ("flag: Germany" -> "flag, Germany")."""
     return name.replace(": ", ", ").replace("#", "number sign").replace("*", "asterisk")
@@ -221,7 +226,7 @@ def load_emoji(image_size=32, speech=True, seed=0, fractions=DEFAULT_FRACTIONS, 
     if limit is not None:
         rows = rows[: int(limit)]
     keys = [variant_key(row.name) for row in rows]
-    indices = split_indices(keys, seed, fractions)
+    indices = split_emoji(rows, seed, fractions)
     out = {field: {} for field in ("emoji", "captions", "groups", "subgroups", "images", "glyphs", "clips",
                                    "voices")}
     counts = {"emoji": len(rows), "variant_keys": len(set(keys))}
